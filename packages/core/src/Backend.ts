@@ -1,0 +1,102 @@
+import { Schema } from "effect"
+import { Timestamp } from "./Timestamp.ts"
+
+/**
+ * The health of one backend as the health checker sees it.
+ * `unauthenticated` means the backend answers but rejects our credentials (401/403).
+ */
+export const BackendHealth = Schema.Literals(["healthy", "degraded", "unhealthy", "unauthenticated", "unknown"])
+export type BackendHealth = typeof BackendHealth.Type
+
+/** Circuit-breaker state of a backend. */
+export const CircuitState = Schema.Literals(["closed", "open", "half-open"])
+export type CircuitState = typeof CircuitState.Type
+
+/** How the gateway talks to a backend. */
+export const Transport = Schema.Literals(["streamable-http", "sse", "stdio", "http"])
+export type Transport = typeof Transport.Type
+
+const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+
+/**
+ * One backend's health report. `name` is the unique key. `url` must already be redacted
+ * (see `redactUrl`); status writers leave it out unless asked. `lastCheckTime` and
+ * `latencyMs` are volatile: they change on every probe and never trigger a report.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { BackendHealthReport } from "@vmcp-status/core"
+ *
+ * const report = Schema.decodeUnknownSync(BackendHealthReport)({
+ *   name: "github", transport: "streamable-http", health: "healthy", message: "",
+ *   toolCount: 9, consecutiveFailures: 0, circuit: "closed",
+ *   lastTransitionTime: "2026-11-25T18:00:00Z"
+ * })
+ * ```
+ */
+export const BackendHealthReport = Schema.Struct({
+  name: Schema.NonEmptyString,
+  transport: Transport,
+  url: Schema.optionalKey(Schema.String),
+  health: BackendHealth,
+  message: Schema.String,
+  toolCount: Count,
+  consecutiveFailures: Count,
+  circuit: CircuitState,
+  lastTransitionTime: Timestamp,
+  lastCheckTime: Schema.optionalKey(Timestamp),
+  latencyMs: Schema.optionalKey(Schema.Finite.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0))))
+})
+export type BackendHealthReport = typeof BackendHealthReport.Type
+
+/** Backend counts by health. The four counts always sum to the number of backends. */
+export interface BackendCounts {
+  readonly total: number
+  readonly healthy: number
+  readonly degraded: number
+  /** unhealthy + unauthenticated */
+  readonly unhealthy: number
+  readonly unknown: number
+  readonly totalTools: number
+}
+
+/** A backend can take traffic when it is healthy or degraded. */
+export const isRoutable = (health: BackendHealth): boolean => health === "healthy" || health === "degraded"
+
+/**
+ * Counts backends by health; `unauthenticated` counts as unhealthy.
+ *
+ * @example
+ * ```ts
+ * import { countBackends } from "@vmcp-status/core"
+ *
+ * countBackends([]) // { total: 0, healthy: 0, degraded: 0, unhealthy: 0, unknown: 0, totalTools: 0 }
+ * ```
+ */
+export const countBackends = (backends: ReadonlyArray<BackendHealthReport>): BackendCounts => {
+  let healthy = 0
+  let degraded = 0
+  let unhealthy = 0
+  let unknown = 0
+  let totalTools = 0
+  for (const backend of backends) {
+    switch (backend.health) {
+      case "healthy":
+        healthy++
+        break
+      case "degraded":
+        degraded++
+        break
+      case "unhealthy":
+      case "unauthenticated":
+        unhealthy++
+        break
+      case "unknown":
+        unknown++
+        break
+    }
+    if (isRoutable(backend.health)) totalTools += backend.toolCount
+  }
+  return { total: backends.length, healthy, degraded, unhealthy, unknown, totalTools }
+}

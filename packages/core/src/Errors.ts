@@ -1,0 +1,41 @@
+import { Schema } from "effect"
+
+/**
+ * A reporter could not publish a status. `outcome` classifies it for metrics (`conflict` for
+ * a 409, `throttled` for a 429, `error` otherwise); `retryAfterMs` asks the publisher to wait at
+ * least that long before the next attempt (a server's `Retry-After`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ReporterError } from "@vmcp-status/core"
+ *
+ * Effect.fail(new ReporterError({ reporter: "webhook", message: "HTTP 429", outcome: "throttled", retryAfterMs: 2000 }))
+ * ```
+ */
+export class ReporterError extends Schema.TaggedError<ReporterError>()("ReporterError", {
+  reporter: Schema.String,
+  message: Schema.String,
+  outcome: Schema.optionalKey(Schema.Literals(["conflict", "throttled", "error"])),
+  retryAfterMs: Schema.optionalKey(Schema.Number)
+}) {}
+
+/** A reporter marked `required` could not be started; the publisher does not start. */
+export class ReporterStartError extends Schema.TaggedError<ReporterStartError>()("ReporterStartError", {
+  reporter: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * A status handed to the Promise facade did not match the `RuntimeStatus` schema. The message
+ * names the path of the first problem.
+ */
+export class InvalidStatusError extends Schema.TaggedError<InvalidStatusError>()("InvalidStatusError", {
+  message: Schema.String
+}) {}
+
+/** An option passed to the publisher is out of range. */
+export class InvalidOptionError extends Schema.TaggedError<InvalidOptionError>()("InvalidOptionError", {
+  option: Schema.String,
+  message: Schema.String
+}) {}

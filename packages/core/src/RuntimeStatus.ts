@@ -1,0 +1,200 @@
+import { Schema } from "effect"
+import { type BackendCounts, BackendHealthReport, countBackends } from "./Backend.ts"
+import { Condition, type ConditionDraft, ConditionType, mergeConditions } from "./Condition.ts"
+import { derivePhase, Phase } from "./Phase.ts"
+import { Timestamp } from "./Timestamp.ts"
+
+const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+
+/**
+ * The status of a Virtual MCP Server at one moment: what every reporter publishes.
+ * `backends` are sorted by name; the four backend counts sum to `backends.length`;
+ * `totalToolCount` counts the tools of routable backends (the ones clients can call).
+ * `observedAt` is volatile: it never triggers a report by itself.
+ */
+export const RuntimeStatus = Schema.Struct({
+  phase: Phase,
+  message: Schema.String,
+  backends: Schema.Array(BackendHealthReport),
+  totalToolCount: Count,
+  healthyBackends: Count,
+  degradedBackends: Count,
+  unhealthyBackends: Count,
+  unknownBackends: Count,
+  lastDiscoveryTime: Schema.optionalKey(Timestamp),
+  conditions: Schema.Array(Condition),
+  observedAt: Timestamp
+})
+export type RuntimeStatus = typeof RuntimeStatus.Type
+
+/**
+ * Decodes unknown input (JSON from a file, a user's callback) into a `RuntimeStatus`,
+ * throwing a `SchemaError` whose message names the offending path.
+ *
+ * @example
+ * ```ts
+ * import { decodeRuntimeStatus } from "@vmcp-status/core"
+ *
+ * try { decodeRuntimeStatus({ phase: "Sideways" }) } catch (e) { console.error(String(e)) }
+ * ```
+ */
+export const decodeRuntimeStatus = Schema.decodeUnknownSync(RuntimeStatus)
+
+/** What a `RuntimeStatus` is derived from. */
+export interface StatusInput {
+  readonly backends: ReadonlyArray<BackendHealthReport>
+  /** True once the first health round has finished for every configured backend. */
+  readonly initialRoundComplete: boolean
+  /** When discovery (`tools/list`) last ran; absent before it ran. */
+  readonly lastDiscoveryTime?: Timestamp
+  /** False when the server itself cannot serve; default true. */
+  readonly serverOperational?: boolean
+  /** Why the server is not operational, shown in `message`. */
+  readonly serverMessage?: string
+  /** True while the server drains for shutdown. */
+  readonly shuttingDown?: boolean
+  /** Now, used for `observedAt` and for conditions that transition. */
+  readonly now: Timestamp
+  /** The previous status: its conditions keep their `lastTransitionTime` when unchanged. */
+  readonly previous?: RuntimeStatus
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
+
+/**
+ * The one-line human message for a status, e.g. `2/3 backends healthy, 14 tools`.
+ */
+export const deriveMessage = (phase: Phase, counts: BackendCounts, input: StatusInput): string => {
+  if (input.serverOperational === false) return `Server not operational: ${input.serverMessage ?? "unknown cause"}`
+  if (input.shuttingDown === true) return "Shutting down"
+  if (counts.total === 0) return "No backends configured"
+  if (phase === "Pending") return `Waiting for the first health round of ${plural(counts.total, "backend")}`
+  const tools = plural(counts.totalTools, "tool")
+  if (phase === "Ready") return `All ${plural(counts.total, "backend")} healthy, ${tools}`
+  if (phase === "Failed") return `No routable backends: ${counts.unhealthy} unhealthy, ${counts.unknown} unknown`
+  return `${counts.healthy}/${counts.total} backends healthy, ${tools}`
+}
+
+const readyDraft = (phase: Phase, counts: BackendCounts, input: StatusInput, message: string): ConditionDraft => {
+  if (input.serverOperational === false)
+    return { type: ConditionType.Ready, status: "False", reason: "ServerNotOperational", message }
+  if (input.shuttingDown === true)
+    return { type: ConditionType.Ready, status: "False", reason: "ShuttingDown", message }
+  switch (phase) {
+    case "Ready":
+      return {
+        type: ConditionType.Ready,
+        status: "True",
+        reason: counts.total === 0 ? "NoBackendsConfigured" : "AllBackendsHealthy",
+        message
+      }
+    case "Pending":
+      return { type: ConditionType.Ready, status: "False", reason: "Starting", message }
+    case "Degraded":
+      return { type: ConditionType.Ready, status: "False", reason: "SomeBackendsUnhealthy", message }
+    case "Failed":
+      return { type: ConditionType.Ready, status: "False", reason: "NoRoutableBackends", message }
+  }
+}
+
+/**
+ * The conditions for a phase, before `lastTransitionTime` is settled:
+ * `Ready` (True only in `Ready`), `Degraded` (abnormal-true while `Degraded`), `Reconciling`
+ * (True while `Pending`), `Stalled` (True while `Failed`), `BackendsDiscovered` (True once
+ * discovery ran). All are always present so kstatus and Argo CD see a definite answer.
+ */
+export const deriveConditionDrafts = (
+  phase: Phase,
+  counts: BackendCounts,
+  input: StatusInput,
+  message: string
+): ReadonlyArray<ConditionDraft> => {
+  const flag = (type: string, on: boolean, onReason: string, offReason: string): ConditionDraft => ({
+    type,
+    status: on ? "True" : "False",
+    reason: on ? onReason : offReason,
+    message: on ? message : ""
+  })
+  const discovered = input.lastDiscoveryTime !== undefined
+  return [
+    readyDraft(phase, counts, input, message),
+    flag(ConditionType.Degraded, phase === "Degraded", "SomeBackendsUnhealthy", "NotDegraded"),
+    flag(
+      ConditionType.Reconciling,
+      phase === "Pending",
+      input.shuttingDown === true ? "ShuttingDown" : "Starting",
+      "Reconciled"
+    ),
+    flag(
+      ConditionType.Stalled,
+      phase === "Failed",
+      input.serverOperational === false ? "ServerNotOperational" : "NoRoutableBackends",
+      "NotStalled"
+    ),
+    {
+      type: ConditionType.BackendsDiscovered,
+      status: discovered ? "True" : "False",
+      reason: discovered ? "DiscoveryComplete" : "DiscoveryPending",
+      message: discovered
+        ? `Discovered ${plural(counts.total, "backend")} with ${plural(counts.totalTools, "tool")}`
+        : "Discovery has not run yet"
+    }
+  ]
+}
+
+/**
+ * Derives the full `RuntimeStatus` from backend reports: sorted backends, counts, phase,
+ * message and conditions (keeping `lastTransitionTime` from `previous` where the status of a
+ * condition did not change). Pure: time comes in as `now`.
+ *
+ * @example
+ * ```ts
+ * import { deriveStatus } from "@vmcp-status/core"
+ *
+ * const status = deriveStatus({ backends: [], initialRoundComplete: true, now: "2026-11-25T18:00:00Z" })
+ * status.phase // "Ready"
+ * ```
+ */
+export const deriveStatus = (input: StatusInput): RuntimeStatus => {
+  const backends = input.backends.slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  const counts = countBackends(backends)
+  const phase = derivePhase({
+    counts,
+    initialRoundComplete: input.initialRoundComplete,
+    ...(input.serverOperational === undefined ? {} : { serverOperational: input.serverOperational }),
+    ...(input.shuttingDown === undefined ? {} : { shuttingDown: input.shuttingDown })
+  })
+  const message = deriveMessage(phase, counts, input)
+  const conditions = mergeConditions(
+    input.previous?.conditions ?? [],
+    deriveConditionDrafts(phase, counts, input, message),
+    input.now
+  )
+  return {
+    phase,
+    message,
+    backends,
+    totalToolCount: counts.totalTools,
+    healthyBackends: counts.healthy,
+    degradedBackends: counts.degraded,
+    unhealthyBackends: counts.unhealthy,
+    unknownBackends: counts.unknown,
+    ...(input.lastDiscoveryTime === undefined ? {} : { lastDiscoveryTime: input.lastDiscoveryTime }),
+    conditions,
+    observedAt: input.now
+  }
+}
+
+/**
+ * The status to publish on shutdown: the same backends, phase `Pending`, `Ready=False`
+ * with reason `ShuttingDown`.
+ */
+export const shuttingDown = (status: RuntimeStatus, now: Timestamp): RuntimeStatus =>
+  deriveStatus({
+    backends: status.backends,
+    initialRoundComplete: true,
+    shuttingDown: true,
+    now,
+    previous: status,
+    ...(status.lastDiscoveryTime === undefined ? {} : { lastDiscoveryTime: status.lastDiscoveryTime })
+  })

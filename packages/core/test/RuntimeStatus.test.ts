@@ -1,0 +1,167 @@
+import { describe, expect, it } from "vitest"
+import { decodeRuntimeStatus, deriveStatus, findCondition, type RuntimeStatus, shuttingDown } from "../src/index.ts"
+import { backend, status, T0, T1 } from "./fixtures.ts"
+
+const condition = (s: RuntimeStatus, type: string) => {
+  const c = findCondition(s.conditions, type)
+  return c === undefined ? undefined : `${c.status}/${c.reason}`
+}
+
+describe("deriveStatus", () => {
+  const rows: ReadonlyArray<{
+    name: string
+    backends: Parameters<typeof status>[0]
+    round?: boolean
+    phase: RuntimeStatus["phase"]
+    message: string
+    ready: string
+    degraded: string
+    reconciling: string
+    stalled: string
+  }> = [
+    {
+      name: "zero backends",
+      backends: [],
+      phase: "Ready",
+      message: "No backends configured",
+      ready: "True/NoBackendsConfigured",
+      degraded: "False/NotDegraded",
+      reconciling: "False/Reconciled",
+      stalled: "False/NotStalled"
+    },
+    {
+      name: "first round pending",
+      backends: [backend("a", "unknown"), backend("b", "unknown")],
+      round: false,
+      phase: "Pending",
+      message: "Waiting for the first health round of 2 backends",
+      ready: "False/Starting",
+      degraded: "False/NotDegraded",
+      reconciling: "True/Starting",
+      stalled: "False/NotStalled"
+    },
+    {
+      name: "all healthy",
+      backends: [backend("a", "healthy"), backend("b", "healthy")],
+      phase: "Ready",
+      message: "All 2 backends healthy, 6 tools",
+      ready: "True/AllBackendsHealthy",
+      degraded: "False/NotDegraded",
+      reconciling: "False/Reconciled",
+      stalled: "False/NotStalled"
+    },
+    {
+      name: "mixed",
+      backends: [backend("a", "healthy"), backend("b", "healthy"), backend("c", "unhealthy")],
+      phase: "Degraded",
+      message: "2/3 backends healthy, 6 tools",
+      ready: "False/SomeBackendsUnhealthy",
+      degraded: "True/SomeBackendsUnhealthy",
+      reconciling: "False/Reconciled",
+      stalled: "False/NotStalled"
+    },
+    {
+      name: "unauthenticated beside healthy",
+      backends: [backend("a", "healthy"), backend("b", "unauthenticated")],
+      phase: "Degraded",
+      message: "1/2 backends healthy, 3 tools",
+      ready: "False/SomeBackendsUnhealthy",
+      degraded: "True/SomeBackendsUnhealthy",
+      reconciling: "False/Reconciled",
+      stalled: "False/NotStalled"
+    },
+    {
+      name: "none routable",
+      backends: [backend("a", "unhealthy"), backend("b", "unauthenticated"), backend("c", "unknown")],
+      phase: "Failed",
+      message: "No routable backends: 2 unhealthy, 1 unknown",
+      ready: "False/NoRoutableBackends",
+      degraded: "False/NotDegraded",
+      reconciling: "False/Reconciled",
+      stalled: "True/NoRoutableBackends"
+    },
+    {
+      name: "unknown beside healthy",
+      backends: [backend("a", "healthy"), backend("b", "unknown")],
+      phase: "Degraded",
+      message: "1/2 backends healthy, 3 tools",
+      ready: "False/SomeBackendsUnhealthy",
+      degraded: "True/SomeBackendsUnhealthy",
+      reconciling: "False/Reconciled",
+      stalled: "False/NotStalled"
+    }
+  ]
+  it.each(rows)("$name", (row) => {
+    const s = status(row.backends, { initialRoundComplete: row.round ?? true })
+    expect(s.phase).toBe(row.phase)
+    expect(s.message).toBe(row.message)
+    expect(condition(s, "Ready")).toBe(row.ready)
+    expect(condition(s, "Degraded")).toBe(row.degraded)
+    expect(condition(s, "Reconciling")).toBe(row.reconciling)
+    expect(condition(s, "Stalled")).toBe(row.stalled)
+    expect(s.healthyBackends + s.degradedBackends + s.unhealthyBackends + s.unknownBackends).toBe(s.backends.length)
+  })
+
+  it("sorts backends by name", () => {
+    const s = status([backend("zeta", "healthy"), backend("alpha", "healthy"), backend("mid", "healthy")])
+    expect(s.backends.map((b) => b.name)).toEqual(["alpha", "mid", "zeta"])
+  })
+
+  it("reports discovery in BackendsDiscovered", () => {
+    const before = deriveStatus({ backends: [backend("a", "healthy")], initialRoundComplete: true, now: T0 })
+    expect(condition(before, "BackendsDiscovered")).toBe("False/DiscoveryPending")
+    const after = status([backend("a", "healthy")])
+    expect(findCondition(after.conditions, "BackendsDiscovered")?.message).toBe("Discovered 1 backend with 3 tools")
+    expect(after.lastDiscoveryTime).toBe(T0)
+  })
+
+  it("keeps lastTransitionTime of conditions whose status did not change", () => {
+    const first = status([backend("a", "healthy"), backend("b", "healthy")], { now: T0 })
+    const second = status([backend("a", "healthy"), backend("b", "unhealthy")], { now: T1, previous: first })
+    expect(findCondition(second.conditions, "Ready")?.lastTransitionTime).toBe(T1)
+    expect(findCondition(second.conditions, "Degraded")?.lastTransitionTime).toBe(T1)
+    expect(findCondition(second.conditions, "Stalled")?.lastTransitionTime).toBe(T0)
+    expect(findCondition(second.conditions, "Reconciling")?.lastTransitionTime).toBe(T0)
+  })
+
+  it("marks a server that is not operational as Failed with the reason in the message", () => {
+    const s = deriveStatus({
+      backends: [backend("a", "healthy")],
+      initialRoundComplete: true,
+      serverOperational: false,
+      serverMessage: "listener closed",
+      now: T0
+    })
+    expect(s.phase).toBe("Failed")
+    expect(s.message).toBe("Server not operational: listener closed")
+    expect(condition(s, "Stalled")).toBe("True/ServerNotOperational")
+  })
+
+  it("derives the shutdown status: Ready=False, ShuttingDown", () => {
+    const s = shuttingDown(status([backend("a", "healthy")]), T1)
+    expect(s.phase).toBe("Pending")
+    expect(condition(s, "Ready")).toBe("False/ShuttingDown")
+    expect(condition(s, "Reconciling")).toBe("True/ShuttingDown")
+    expect(s.backends).toHaveLength(1)
+  })
+})
+
+describe("decodeRuntimeStatus", () => {
+  it("accepts a derived status", () => {
+    const s = status([backend("a", "healthy", { latencyMs: 12, lastCheckTime: T1 })])
+    expect(decodeRuntimeStatus(JSON.parse(JSON.stringify(s)))).toEqual(s)
+  })
+  it.each([
+    ["an unknown phase", (s: Record<string, unknown>) => ({ ...s, phase: "Sideways" }), "phase"],
+    ["a negative count", (s: Record<string, unknown>) => ({ ...s, healthyBackends: -1 }), "healthyBackends"],
+    ["a bad timestamp", (s: Record<string, unknown>) => ({ ...s, observedAt: "yesterday" }), "RFC 3339"],
+    [
+      "a backend with an unknown health",
+      (s: Record<string, unknown>) => ({ ...s, backends: [{ ...backend("a", "healthy"), health: "meh" }] }),
+      "health"
+    ]
+  ])("rejects %s with a message naming it", (_name, mutate, fragment) => {
+    const bad = mutate(status([backend("a", "healthy")]) as unknown as Record<string, unknown>)
+    expect(() => decodeRuntimeStatus(bad)).toThrow(fragment)
+  })
+})
