@@ -148,8 +148,8 @@ export const all = <E>(name: string, reporters: ReadonlyArray<Reporter<E>>): Rep
   )
 
 /**
- * Calls the reporter only when `predicate` holds; otherwise the report counts as `skipped`.
- * Final reports always pass.
+ * Calls the reporter only when `predicate` holds (final reports included); otherwise the
+ * report counts as `skipped`.
  *
  * @example
  * ```ts
@@ -164,13 +164,14 @@ export const filter = <E>(
   predicate: (status: RuntimeStatus, context: ReportContext) => boolean
 ): Reporter<E> =>
   make(reporter.name, (status, context) =>
-    context.trigger === "final" || predicate(status, context)
+    predicate(status, context)
       ? reporter.report(status, context)
       : Effect.succeed("skipped" as const)
   )
 
 /**
- * Only phase changes and backend health transitions (and the final status) reach the reporter.
+ * Only phase changes and backend health transitions reach the reporter (a shutdown status is
+ * one: its phase changes).
  *
  * @example
  * ```ts
