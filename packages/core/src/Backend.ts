@@ -5,7 +5,13 @@ import { Timestamp } from "./Timestamp.ts"
  * The health of one backend as the health checker sees it.
  * `unauthenticated` means the backend answers but rejects our credentials (401/403).
  */
-export const BackendHealth = Schema.Literals(["healthy", "degraded", "unhealthy", "unauthenticated", "unknown"])
+export const BackendHealth = Schema.Literals([
+  "healthy",
+  "degraded",
+  "unhealthy",
+  "unauthenticated",
+  "unknown"
+])
 export type BackendHealth = typeof BackendHealth.Type
 
 /** Circuit-breaker state of a backend. */

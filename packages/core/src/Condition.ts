@@ -15,7 +15,9 @@ export const Condition = Schema.Struct({
   type: Schema.NonEmptyString,
   status: ConditionStatus,
   reason: Schema.String.pipe(
-    Schema.check(Schema.isPattern(CamelCase, { message: "reason must be CamelCase, e.g. AllBackendsHealthy" }))
+    Schema.check(
+      Schema.isPattern(CamelCase, { message: "reason must be CamelCase, e.g. AllBackendsHealthy" })
+    )
   ),
   message: Schema.String,
   lastTransitionTime: Timestamp,
@@ -88,7 +90,5 @@ export const mergeConditions = (
 }
 
 /** Finds a condition by type. */
-export const findCondition = (
-  conditions: ReadonlyArray<Condition>,
-  type: string
-): Condition | undefined => conditions.find((c) => c.type === type)
+export const findCondition = (conditions: ReadonlyArray<Condition>, type: string): Condition | undefined =>
+  conditions.find((c) => c.type === type)

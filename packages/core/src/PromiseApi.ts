@@ -1,12 +1,13 @@
 import { Cause, Effect, Exit, Scope } from "effect"
 import { InvalidStatusError } from "./Errors.ts"
 import { make, type PublisherOptions, type ReporterHealth } from "./Publisher.ts"
-import { fromPromise, type PromiseReporter, type ReporterSource } from "./Reporter.ts"
+import { fromPromise, type PromiseReporter, type ScopedReporter } from "./Reporter.ts"
 import { decodeRuntimeStatus, type RuntimeStatus } from "./RuntimeStatus.ts"
 
 /** Options of `start`: the publisher's, with Promise-based reporters and a Promise pull source allowed. */
 export interface StartOptions extends Omit<PublisherOptions, "reporters" | "pull" | "initial"> {
-  readonly reporters: ReadonlyArray<ReporterSource | PromiseReporter>
+  /** Promise reporters, Effect reporters (`Reporter.make`) and scoped ones, mixed. */
+  readonly reporters: ReadonlyArray<ScopedReporter | PromiseReporter>
   /** Called on every tick; its result is validated like `update`'s input. */
   readonly pull?: () => unknown
   readonly initial?: unknown
@@ -53,7 +54,7 @@ export const start = async (options: StartOptions): Promise<RunningPublisher> =>
   const { pull, initial, reporters, ...rest } = options
   const publisherOptions: PublisherOptions = {
     ...rest,
-    reporters: reporters.map((r) => ("_tag" in r ? r : fromPromise(r as PromiseReporter))),
+    reporters: reporters.map((r) => ("_tag" in r ? r : fromPromise(r))),
     ...(pull === undefined ? {} : { pull: Effect.promise(async () => validate(await pull())) }),
     ...(initial === undefined ? {} : { initial: validate(initial) })
   }

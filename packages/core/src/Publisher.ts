@@ -9,7 +9,7 @@ import {
   Queue,
   Random,
   Scope,
-  Stream,
+  type Stream,
   SubscriptionRef
 } from "effect"
 import { type BackoffOptions, backoffDelay, jitteredInterval } from "./Backoff.ts"
@@ -164,11 +164,22 @@ const positiveMillis = (option: string, input: Duration.Input | undefined, fallb
  */
 export const make = Effect.fnUntraced(function* (options: PublisherOptions) {
   const intervalMs = yield* positiveMillis("interval", options.interval, PublisherDefaults.intervalMs)
-  const callTimeoutMs = yield* positiveMillis("callTimeout", options.callTimeout, PublisherDefaults.callTimeoutMs)
-  const stopTimeoutMs = yield* positiveMillis("stopTimeout", options.stopTimeout, PublisherDefaults.stopTimeoutMs)
+  const callTimeoutMs = yield* positiveMillis(
+    "callTimeout",
+    options.callTimeout,
+    PublisherDefaults.callTimeoutMs
+  )
+  const stopTimeoutMs = yield* positiveMillis(
+    "stopTimeout",
+    options.stopTimeout,
+    PublisherDefaults.stopTimeoutMs
+  )
   const jitter = options.jitter ?? PublisherDefaults.jitter
   if (!(jitter >= 0 && jitter < 1))
-    return yield* new InvalidOptionError({ option: "jitter", message: `jitter must be in [0, 1), got ${jitter}` })
+    return yield* new InvalidOptionError({
+      option: "jitter",
+      message: `jitter must be in [0, 1), got ${jitter}`
+    })
   const names = new Set<string>()
   for (const source of options.reporters) {
     if (names.has(source.name))

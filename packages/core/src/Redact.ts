@@ -49,4 +49,6 @@ const BEARER = /\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+/gi
  * ```
  */
 export const redactText = (text: string): string =>
-  text.replace(URL_IN_TEXT, (match) => redactUrl(match)).replace(BEARER, (_m, scheme: string) => `${scheme} ${REDACTED}`)
+  text
+    .replace(URL_IN_TEXT, (match) => redactUrl(match))
+    .replace(BEARER, (_m, scheme: string) => `${scheme} ${REDACTED}`)

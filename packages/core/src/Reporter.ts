@@ -79,14 +79,17 @@ export const scoped = <E>(
   options: { readonly required?: boolean } = {}
 ): ScopedReporter<E> => ({ _tag: "ScopedReporter", name, acquire, required: options.required ?? false })
 
-/** A reporter written with Promises, for users who do not use Effect. */
+/**
+ * A reporter written with Promises, for users who do not use Effect. `report` may also return
+ * an Effect, so every `Reporter` is a `PromiseReporter` too and one list can mix both.
+ */
 export interface PromiseReporter {
   readonly name: string
   /** Rejecting or throwing counts as a failed report. `signal` aborts on timeout and on stop. */
   readonly report: (
     status: RuntimeStatus,
     context: ReportContext & { readonly signal: AbortSignal }
-  ) => Promise<ReportOutcome | void> | ReportOutcome | void
+  ) => Promise<ReportOutcome | void> | ReportOutcome | void | Effect.Effect<ReportOutcome | void, unknown>
 }
 
 /**
@@ -109,9 +112,9 @@ export const fromPromise = (reporter: PromiseReporter): Reporter =>
   make(reporter.name, (status, context) =>
     Effect.suspend(() => {
       const controller = new AbortController()
-      const out: unknown = reporter.report(status, { ...context, signal: controller.signal })
+      const out = reporter.report(status, { ...context, signal: controller.signal })
       // A report that hands back an Effect (a `Reporter.make` reporter) runs as one.
-      if (Effect.isEffect(out)) return out as Effect.Effect<ReportOutcome | void, unknown>
+      if (Effect.isEffect(out)) return out
       return Effect.tryPromise({
         try: () => Promise.resolve(out as Promise<ReportOutcome | void>),
         catch: (cause) =>
@@ -164,9 +167,7 @@ export const filter = <E>(
   predicate: (status: RuntimeStatus, context: ReportContext) => boolean
 ): Reporter<E> =>
   make(reporter.name, (status, context) =>
-    predicate(status, context)
-      ? reporter.report(status, context)
-      : Effect.succeed("skipped" as const)
+    predicate(status, context) ? reporter.report(status, context) : Effect.succeed("skipped" as const)
   )
 
 /**
@@ -199,5 +200,8 @@ export const transitionsOnly = <E>(reporter: Reporter<E>): Reporter<E> =>
  */
 export const map = <E>(reporter: Reporter<E>, f: (status: RuntimeStatus) => RuntimeStatus): Reporter<E> =>
   make(reporter.name, (status, context) =>
-    reporter.report(f(status), context.previous === undefined ? context : { ...context, previous: f(context.previous) })
+    reporter.report(
+      f(status),
+      context.previous === undefined ? context : { ...context, previous: f(context.previous) }
+    )
   )

@@ -65,17 +65,24 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
  * The one-line human message for a status, e.g. `2/3 backends healthy, 14 tools`.
  */
 export const deriveMessage = (phase: Phase, counts: BackendCounts, input: StatusInput): string => {
-  if (input.serverOperational === false) return `Server not operational: ${input.serverMessage ?? "unknown cause"}`
+  if (input.serverOperational === false)
+    return `Server not operational: ${input.serverMessage ?? "unknown cause"}`
   if (input.shuttingDown === true) return "Shutting down"
   if (counts.total === 0) return "No backends configured"
   if (phase === "Pending") return `Waiting for the first health round of ${plural(counts.total, "backend")}`
   const tools = plural(counts.totalTools, "tool")
   if (phase === "Ready") return `All ${plural(counts.total, "backend")} healthy, ${tools}`
-  if (phase === "Failed") return `No routable backends: ${counts.unhealthy} unhealthy, ${counts.unknown} unknown`
+  if (phase === "Failed")
+    return `No routable backends: ${counts.unhealthy} unhealthy, ${counts.unknown} unknown`
   return `${counts.healthy}/${counts.total} backends healthy, ${tools}`
 }
 
-const readyDraft = (phase: Phase, counts: BackendCounts, input: StatusInput, message: string): ConditionDraft => {
+const readyDraft = (
+  phase: Phase,
+  counts: BackendCounts,
+  input: StatusInput,
+  message: string
+): ConditionDraft => {
   if (input.serverOperational === false)
     return { type: ConditionType.Ready, status: "False", reason: "ServerNotOperational", message }
   if (input.shuttingDown === true)

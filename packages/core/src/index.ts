@@ -5,10 +5,9 @@ export * from "./Condition.ts"
 export * from "./Errors.ts"
 export * from "./Phase.ts"
 export * from "./PromiseApi.ts"
-export * as Publisher from "./Publisher.ts"
 export type { PublisherOptions, ReporterHealth } from "./Publisher.ts"
+export * as Publisher from "./Publisher.ts"
 export * from "./Redact.ts"
-export * as Reporter from "./Reporter.ts"
 export type {
   PromiseReporter,
   ReportContext,
@@ -17,6 +16,7 @@ export type {
   ReportTrigger,
   ScopedReporter
 } from "./Reporter.ts"
+export * as Reporter from "./Reporter.ts"
 export * from "./RuntimeStatus.ts"
 export * from "./Timestamp.ts"
 export * from "./Transition.ts"

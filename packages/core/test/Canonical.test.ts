@@ -10,14 +10,20 @@ describe("canonical comparison", () => {
   })
 
   it("ignores lastCheckTime and latencyMs of backends", () => {
-    const probed = { ...base, backends: base.backends.map((b) => ({ ...b, lastCheckTime: T1, latencyMs: 42 })) }
+    const probed = {
+      ...base,
+      backends: base.backends.map((b) => ({ ...b, lastCheckTime: T1, latencyMs: 42 }))
+    }
     expect(isEquivalent(base, probed)).toBe(true)
   })
 
   it("ignores backend order, condition order and key order", () => {
     const shuffled = {
       ...base,
-      backends: base.backends.slice().reverse().map((b) => Object.fromEntries(Object.entries(b).reverse()) as typeof b),
+      backends: base.backends
+        .slice()
+        .reverse()
+        .map((b) => Object.fromEntries(Object.entries(b).reverse()) as typeof b),
       conditions: base.conditions.slice().reverse()
     }
     expect(fingerprint(shuffled)).toBe(fingerprint(base))
@@ -25,9 +31,15 @@ describe("canonical comparison", () => {
 
   it.each([
     ["a backend health", { backends: [backend("a", "healthy"), backend("b", "unhealthy")] }],
-    ["a backend message", { backends: [backend("a", "healthy"), backend("b", "degraded", { message: "slow" })] }],
+    [
+      "a backend message",
+      { backends: [backend("a", "healthy"), backend("b", "degraded", { message: "slow" })] }
+    ],
     ["a tool count", { backends: [backend("a", "healthy", { toolCount: 4 }), backend("b", "degraded")] }],
-    ["a backend added", { backends: [backend("a", "healthy"), backend("b", "degraded"), backend("c", "healthy")] }],
+    [
+      "a backend added",
+      { backends: [backend("a", "healthy"), backend("b", "degraded"), backend("c", "healthy")] }
+    ],
     [
       "a circuit state",
       { backends: [backend("a", "healthy"), backend("b", "degraded", { circuit: "half-open" as const })] }

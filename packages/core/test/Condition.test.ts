@@ -29,7 +29,11 @@ describe("setCondition", () => {
   it("does not modify its input and leaves other types alone", () => {
     const other: Condition = { ...ready("True"), type: "GroupRefValidated", reason: "Valid" }
     const before = [other, ready("True")]
-    const after = setCondition(before, { type: "Ready", status: "False", reason: "Starting", message: "" }, T1)
+    const after = setCondition(
+      before,
+      { type: "Ready", status: "False", reason: "Starting", message: "" },
+      T1
+    )
     expect(before[1]?.status).toBe("True")
     expect(after[0]).toBe(other)
     expect(after[1]?.status).toBe("False")
@@ -39,7 +43,11 @@ describe("setCondition", () => {
 describe("mergeConditions", () => {
   it("keeps times of unchanged conditions and drops types no longer produced", () => {
     const previous = [ready("True"), { ...ready("False"), type: "Stale" }]
-    const merged = mergeConditions(previous, [{ type: "Ready", status: "True", reason: "AllBackendsHealthy", message: "" }], T1)
+    const merged = mergeConditions(
+      previous,
+      [{ type: "Ready", status: "True", reason: "AllBackendsHealthy", message: "" }],
+      T1
+    )
     expect(merged).toEqual([{ ...ready("True"), lastTransitionTime: T0 }])
   })
 })

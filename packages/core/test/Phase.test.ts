@@ -9,23 +9,51 @@ describe("derivePhase", () => {
   const rows: ReadonlyArray<[string, PhaseInput, Phase]> = [
     ["zero backends, before any round", { counts: counts(), initialRoundComplete: false }, "Ready"],
     ["zero backends", { counts: counts(), initialRoundComplete: true }, "Ready"],
-    ["first round not finished", { counts: counts("healthy", "unknown"), initialRoundComplete: false }, "Pending"],
+    [
+      "first round not finished",
+      { counts: counts("healthy", "unknown"), initialRoundComplete: false },
+      "Pending"
+    ],
     ["all healthy", { counts: counts("healthy", "healthy"), initialRoundComplete: true }, "Ready"],
     ["one degraded", { counts: counts("healthy", "degraded"), initialRoundComplete: true }, "Degraded"],
     ["all degraded", { counts: counts("degraded", "degraded"), initialRoundComplete: true }, "Degraded"],
-    ["mixed healthy and unhealthy", { counts: counts("healthy", "unhealthy"), initialRoundComplete: true }, "Degraded"],
-    ["healthy and unauthenticated", { counts: counts("healthy", "unauthenticated"), initialRoundComplete: true }, "Degraded"],
+    [
+      "mixed healthy and unhealthy",
+      { counts: counts("healthy", "unhealthy"), initialRoundComplete: true },
+      "Degraded"
+    ],
+    [
+      "healthy and unauthenticated",
+      { counts: counts("healthy", "unauthenticated"), initialRoundComplete: true },
+      "Degraded"
+    ],
     ["healthy and unknown", { counts: counts("healthy", "unknown"), initialRoundComplete: true }, "Degraded"],
-    ["none routable", { counts: counts("unhealthy", "unauthenticated"), initialRoundComplete: true }, "Failed"],
-    ["all unknown after the round", { counts: counts("unknown", "unknown"), initialRoundComplete: true }, "Failed"],
+    [
+      "none routable",
+      { counts: counts("unhealthy", "unauthenticated"), initialRoundComplete: true },
+      "Failed"
+    ],
+    [
+      "all unknown after the round",
+      { counts: counts("unknown", "unknown"), initialRoundComplete: true },
+      "Failed"
+    ],
     ["all unauthenticated", { counts: counts("unauthenticated"), initialRoundComplete: true }, "Failed"],
     [
       "server not operational, backends fine",
       { counts: counts("healthy"), initialRoundComplete: true, serverOperational: false },
       "Failed"
     ],
-    ["server not operational, no backends", { counts: counts(), initialRoundComplete: true, serverOperational: false }, "Failed"],
-    ["shutting down", { counts: counts("healthy"), initialRoundComplete: true, shuttingDown: true }, "Pending"]
+    [
+      "server not operational, no backends",
+      { counts: counts(), initialRoundComplete: true, serverOperational: false },
+      "Failed"
+    ],
+    [
+      "shutting down",
+      { counts: counts("healthy"), initialRoundComplete: true, shuttingDown: true },
+      "Pending"
+    ]
   ]
   it.each(rows)("%s", (_name, input, expected) => {
     expect(derivePhase(input)).toBe(expected)

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Ref } from "effect"
 import { TestClock } from "effect/testing"
-import { Publisher, Reporter, type ReportContext, ReporterError, type RuntimeStatus } from "../src/index.ts"
+import { Publisher, type ReportContext, Reporter, ReporterError, type RuntimeStatus } from "../src/index.ts"
 import { backend, nth, status, T1 } from "./fixtures.ts"
 
 interface Seen {
@@ -15,7 +15,10 @@ const recording = (name: string) =>
   Effect.gen(function* () {
     const seen = yield* Ref.make<ReadonlyArray<Seen>>([])
     const reporter = Reporter.make(name, (s, ctx) =>
-      Ref.update(seen, (all) => [...all, { backends: s.backends.length, trigger: ctx.trigger, changed: ctx.changed }])
+      Ref.update(seen, (all) => [
+        ...all,
+        { backends: s.backends.length, trigger: ctx.trigger, changed: ctx.changed }
+      ])
     )
     return { reporter, seen: Ref.get(seen) }
   })
@@ -52,46 +55,48 @@ const throwsSynchronously: Reporter.Reporter = {
 }
 
 describe("Publisher", () => {
-  it.effect("keeps the healthy reporter reporting every change and tick while others fail, throw and hang", () =>
-    Effect.gen(function* () {
-      const good = yield* recording("good")
-      const publisher = yield* Publisher.make({
-        reporters: [failing, throwing, hanging, throwsSynchronously, good.reporter],
-        interval: "30 seconds",
-        callTimeout: "10 seconds"
-      })
-      for (let n = 1; n <= 3; n++) {
-        yield* publisher.update(nth(n))
+  it.effect(
+    "keeps the healthy reporter reporting every change and tick while others fail, throw and hang",
+    () =>
+      Effect.gen(function* () {
+        const good = yield* recording("good")
+        const publisher = yield* Publisher.make({
+          reporters: [failing, throwing, hanging, throwsSynchronously, good.reporter],
+          interval: "30 seconds",
+          callTimeout: "10 seconds"
+        })
+        for (let n = 1; n <= 3; n++) {
+          yield* publisher.update(nth(n))
+          yield* settle
+        }
+        assert.deepStrictEqual(
+          (yield* good.seen).map((s) => s.backends),
+          [1, 2, 3]
+        )
+        yield* TestClock.adjust("34 seconds")
         yield* settle
-      }
-      assert.deepStrictEqual(
-        (yield* good.seen).map((s) => s.backends),
-        [1, 2, 3]
-      )
-      yield* TestClock.adjust("34 seconds")
-      yield* settle
-      const afterTick = yield* good.seen
-      assert.strictEqual(afterTick.length, 4)
-      assert.deepStrictEqual(afterTick[3], { backends: 3, trigger: "tick", changed: false })
+        const afterTick = yield* good.seen
+        assert.strictEqual(afterTick.length, 4)
+        assert.deepStrictEqual(afterTick[3], { backends: 3, trigger: "tick", changed: false })
 
-      yield* TestClock.adjust("2 minutes")
-      yield* settle
-      const health = yield* publisher.health
-      const byName = Object.fromEntries(health.map((h) => [h.name, h]))
-      assert.strictEqual(byName.good?.state, "healthy")
-      assert.strictEqual(byName.good?.consecutiveFailures, 0)
-      for (const name of ["fails", "throws", "hangs", "throws-sync"]) {
-        assert.strictEqual(byName[name]?.state, "failing", name)
-        assert.isAbove(byName[name]?.consecutiveFailures ?? 0, 1, name)
-      }
-      assert.include(byName.fails?.lastError, "HTTP 500")
-      assert.notInclude(byName.fails?.lastError, "secret")
-      assert.include(byName.throws?.lastError, "defect: boom")
-      assert.include(byName.hangs?.lastError, "timed out after 10000 ms")
-      assert.include(byName["throws-sync"]?.lastError, "not even an Effect")
-      assert.isAbove(byName.fails?.outcomes.error ?? 0, 1)
-      assert.isTrue(Exit.isSuccess(yield* stopUnderTestClock(publisher)))
-    })
+        yield* TestClock.adjust("2 minutes")
+        yield* settle
+        const health = yield* publisher.health
+        const byName = Object.fromEntries(health.map((h) => [h.name, h]))
+        assert.strictEqual(byName.good?.state, "healthy")
+        assert.strictEqual(byName.good?.consecutiveFailures, 0)
+        for (const name of ["fails", "throws", "hangs", "throws-sync"]) {
+          assert.strictEqual(byName[name]?.state, "failing", name)
+          assert.isAbove(byName[name]?.consecutiveFailures ?? 0, 1, name)
+        }
+        assert.include(byName.fails?.lastError, "HTTP 500")
+        assert.notInclude(byName.fails?.lastError, "secret")
+        assert.include(byName.throws?.lastError, "defect: boom")
+        assert.include(byName.hangs?.lastError, "timed out after 10000 ms")
+        assert.include(byName["throws-sync"]?.lastError, "not even an Effect")
+        assert.isAbove(byName.fails?.outcomes.error ?? 0, 1)
+        assert.isTrue(Exit.isSuccess(yield* stopUnderTestClock(publisher)))
+      })
   )
 
   it.effect("never reports an older status after a newer one to a slow reporter", () =>
@@ -146,7 +151,10 @@ describe("Publisher", () => {
           if (yield* Ref.get(down)) return yield* new ReporterError({ reporter: "flaky", message: "503" })
         })
       )
-      const publisher = yield* Publisher.make({ reporters: [flaky], backoff: { baseMs: 1_000, capMs: 8_000, jitter: 0 } })
+      const publisher = yield* Publisher.make({
+        reporters: [flaky],
+        backoff: { baseMs: 1_000, capMs: 8_000, jitter: 0 }
+      })
       yield* publisher.update(nth(1))
       yield* settle
       yield* TestClock.adjust("1 second")
@@ -174,7 +182,12 @@ describe("Publisher", () => {
           Effect.flatMap((n) =>
             n === 1
               ? Effect.fail(
-                  new ReporterError({ reporter: "throttled", message: "429", outcome: "throttled", retryAfterMs: 20_000 })
+                  new ReporterError({
+                    reporter: "throttled",
+                    message: "429",
+                    outcome: "throttled",
+                    retryAfterMs: 20_000
+                  })
                 )
               : Effect.void
           )
@@ -198,7 +211,11 @@ describe("Publisher", () => {
     Effect.gen(function* () {
       const good = yield* recording("good")
       const source = yield* Ref.make<RuntimeStatus>(nth(1))
-      const publisher = yield* Publisher.make({ reporters: [good.reporter], pull: Ref.get(source), jitter: 0 })
+      const publisher = yield* Publisher.make({
+        reporters: [good.reporter],
+        pull: Ref.get(source),
+        jitter: 0
+      })
       yield* TestClock.adjust("30 seconds")
       yield* settle
       yield* Ref.set(source, nth(2))
@@ -288,7 +305,9 @@ describe("Publisher", () => {
         Effect.gen(function* () {
           const publisher = yield* Publisher.make({
             reporters: [
-              Reporter.make("r", (_s, ctx) => (ctx.trigger === "final" ? Deferred.succeed(done, "final") : Effect.void))
+              Reporter.make("r", (_s, ctx) =>
+                ctx.trigger === "final" ? Deferred.succeed(done, "final") : Effect.void
+              )
             ]
           })
           yield* publisher.update(nth(1))

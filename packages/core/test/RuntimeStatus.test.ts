@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest"
-import { decodeRuntimeStatus, deriveStatus, findCondition, type RuntimeStatus, shuttingDown } from "../src/index.ts"
+import {
+  decodeRuntimeStatus,
+  deriveStatus,
+  findCondition,
+  type RuntimeStatus,
+  shuttingDown
+} from "../src/index.ts"
 import { backend, status, T0, T1 } from "./fixtures.ts"
 
 const condition = (s: RuntimeStatus, type: string) => {
@@ -99,7 +105,9 @@ describe("deriveStatus", () => {
     expect(condition(s, "Degraded")).toBe(row.degraded)
     expect(condition(s, "Reconciling")).toBe(row.reconciling)
     expect(condition(s, "Stalled")).toBe(row.stalled)
-    expect(s.healthyBackends + s.degradedBackends + s.unhealthyBackends + s.unknownBackends).toBe(s.backends.length)
+    expect(s.healthyBackends + s.degradedBackends + s.unhealthyBackends + s.unknownBackends).toBe(
+      s.backends.length
+    )
   })
 
   it("sorts backends by name", () => {
@@ -111,7 +119,9 @@ describe("deriveStatus", () => {
     const before = deriveStatus({ backends: [backend("a", "healthy")], initialRoundComplete: true, now: T0 })
     expect(condition(before, "BackendsDiscovered")).toBe("False/DiscoveryPending")
     const after = status([backend("a", "healthy")])
-    expect(findCondition(after.conditions, "BackendsDiscovered")?.message).toBe("Discovered 1 backend with 3 tools")
+    expect(findCondition(after.conditions, "BackendsDiscovered")?.message).toBe(
+      "Discovered 1 backend with 3 tools"
+    )
     expect(after.lastDiscoveryTime).toBe(T0)
   })
 

@@ -16,7 +16,8 @@ const readBody = (req: IncomingMessage) =>
 
 describe("README example: a webhook reporter", () => {
   it("POSTs each transition to a loopback server, and nothing for non-transitions", async () => {
-    const received: Array<{ phase: string; backends: Array<{ name: string; from?: string; to?: string }> }> = []
+    const received: Array<{ phase: string; backends: Array<{ name: string; from?: string; to?: string }> }> =
+      []
     const server = createServer(async (req, res) => {
       received.push(JSON.parse(await readBody(req)))
       res.writeHead(204).end()
@@ -33,7 +34,10 @@ describe("README example: a webhook reporter", () => {
       await expect.poll(() => received.length).toBe(2)
       await publisher.stop()
       expect(received[0]?.phase).toBe("Ready")
-      expect(received[1]).toMatchObject({ phase: "Degraded", backends: [{ name: "jira", from: "healthy", to: "unhealthy" }] })
+      expect(received[1]).toMatchObject({
+        phase: "Degraded",
+        backends: [{ name: "jira", from: "healthy", to: "unhealthy" }]
+      })
       expect(received).toHaveLength(2)
     } finally {
       server.close()

@@ -1,4 +1,9 @@
-import { type BackendHealth, type BackendHealthReport, deriveStatus, type RuntimeStatus } from "../src/index.ts"
+import {
+  type BackendHealth,
+  type BackendHealthReport,
+  deriveStatus,
+  type RuntimeStatus
+} from "../src/index.ts"
 
 export const T0 = "2026-11-25T18:00:00Z"
 export const T1 = "2026-11-25T18:01:00Z"

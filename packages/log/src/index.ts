@@ -1,0 +1,3 @@
+export * from "./Lines.ts"
+export * from "./Logger.ts"
+export * from "./LogReporter.ts"
