@@ -296,7 +296,7 @@ if need_source; then
     if [[ -x "${CACHE_DIR}/${what}" ]]; then
       skip "build ${what}" "cached"
     else
-      step "build ${what} (cold: ~12 min on 2 cores)" make_kube "${what}"
+      step "build ${what} (cold build: several minutes)" make_kube "${what}"
     fi
   done
 fi
