@@ -20,6 +20,24 @@ export class ReporterError extends Schema.TaggedError<ReporterError>()("Reporter
   retryAfterMs: Schema.optionalKey(Schema.Number)
 }) {}
 
+/**
+ * Not a failure: the reporter asks to be called again after `retryAfterMs` with the newest
+ * status (e.g. its client-side rate limit has no token now). The publisher waits, then hands
+ * it whatever status is newest; health counts the report as `throttled` without marking the
+ * reporter as failing or growing its backoff.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ReportDeferred } from "@vmcp-status/core"
+ *
+ * Effect.fail(new ReportDeferred({ retryAfterMs: 200 }))
+ * ```
+ */
+export class ReportDeferred extends Schema.TaggedError<ReportDeferred>()("ReportDeferred", {
+  retryAfterMs: Schema.Number
+}) {}
+
 /** A reporter marked `required` could not be started; the publisher does not start. */
 export class ReporterStartError extends Schema.TaggedError<ReporterStartError>()("ReporterStartError", {
   reporter: Schema.String,

@@ -14,7 +14,7 @@ import {
 } from "effect"
 import { type BackoffOptions, backoffDelay, jitteredInterval } from "./Backoff.ts"
 import { fingerprint } from "./Canonical.ts"
-import { InvalidOptionError, ReporterStartError } from "./Errors.ts"
+import { InvalidOptionError, ReportDeferred, ReporterStartError } from "./Errors.ts"
 import { redactText } from "./Redact.ts"
 import type { ReportContext, Reporter, ReporterSource, ReportOutcome, ReportTrigger } from "./Reporter.ts"
 import type { RuntimeStatus } from "./RuntimeStatus.ts"
@@ -222,7 +222,10 @@ export const make = Effect.fnUntraced(function* (options: PublisherOptions) {
     slots.push({ name: source.name, reporter: undefined, scope: undefined, mailbox, acked: undefined })
   }
 
-  /** One guarded call: timeout, full cause caught, health recorded. Returns the retry delay floor on failure. */
+  /**
+   * One guarded call: timeout, full cause caught, health recorded. Returns `undefined` on
+   * success, the retry delay floor on failure, or the delay a deferring reporter asked for.
+   */
   const attempt = (index: number, slot: Slot, reporter: Reporter, job: Job, timeoutMs: number) =>
     Effect.gen(function* () {
       const context: ReportContext = {
@@ -253,6 +256,15 @@ export const make = Effect.fnUntraced(function* (options: PublisherOptions) {
         }))
         return undefined
       }
+      const deferred = Cause.findError(exit.cause)
+      if (deferred._tag === "Success" && deferred.success instanceof ReportDeferred) {
+        yield* setHealth(index, (h) => ({
+          ...h,
+          lastAttemptAt: now,
+          outcomes: { ...h.outcomes, throttled: h.outcomes.throttled + 1 }
+        }))
+        return { deferMs: Math.max(0, deferred.success.retryAfterMs) }
+      }
       const message = describeCause(exit.cause)
       const { outcome, retryAfterMs } = failureDetails(exit.cause)
       const was = (yield* SubscriptionRef.get(healthRef))[index]
@@ -266,7 +278,7 @@ export const make = Effect.fnUntraced(function* (options: PublisherOptions) {
         lastError: message,
         outcomes: { ...h.outcomes, [outcome]: h.outcomes[outcome] + 1 }
       }))
-      return retryAfterMs
+      return { retryAfterMs }
     })
 
   const worker = (index: number, slot: Slot, reporter: Reporter) =>
@@ -275,10 +287,14 @@ export const make = Effect.fnUntraced(function* (options: PublisherOptions) {
         let job = yield* Queue.take(slot.mailbox)
         let failures = 0
         while (true) {
-          const retryAfterMs = yield* attempt(index, slot, reporter, job, callTimeoutMs)
-          if (retryAfterMs === undefined) break
-          failures++
-          const delay = Math.max(backoffDelay(failures, yield* Random.next, options.backoff), retryAfterMs)
+          const result = yield* attempt(index, slot, reporter, job, callTimeoutMs)
+          if (result === undefined) break
+          let delay: number
+          if ("deferMs" in result) delay = result.deferMs
+          else {
+            failures++
+            delay = Math.max(backoffDelay(failures, yield* Random.next, options.backoff), result.retryAfterMs)
+          }
           yield* Effect.sleep(delay)
           const newer = yield* Queue.poll(slot.mailbox)
           if (Option.isSome(newer)) job = newer.value

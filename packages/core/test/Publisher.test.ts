@@ -1,7 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Ref } from "effect"
 import { TestClock } from "effect/testing"
-import { Publisher, type ReportContext, Reporter, ReporterError, type RuntimeStatus } from "../src/index.ts"
+import {
+  Publisher,
+  type ReportContext,
+  ReportDeferred,
+  Reporter,
+  ReporterError,
+  type RuntimeStatus
+} from "../src/index.ts"
 import { backend, nth, status, T1 } from "./fixtures.ts"
 
 interface Seen {
@@ -204,6 +211,35 @@ describe("Publisher", () => {
       assert.strictEqual(yield* Ref.get(calls), 2)
       const [health] = yield* publisher.health
       assert.strictEqual(health?.outcomes.throttled, 1)
+    })
+  )
+
+  it.effect("lets a reporter defer without failing, then hands it the newest status", () =>
+    Effect.gen(function* () {
+      const seen = yield* Ref.make<ReadonlyArray<number>>([])
+      const tokens = yield* Ref.make(0)
+      const limited = Reporter.make("limited", (s) =>
+        Effect.gen(function* () {
+          yield* Ref.update(seen, (all) => [...all, s.backends.length])
+          if ((yield* Ref.getAndUpdate(tokens, (n) => n + 1)) < 2)
+            return yield* new ReportDeferred({ retryAfterMs: 1_000 })
+        })
+      )
+      const publisher = yield* Publisher.make({ reporters: [limited] })
+      yield* publisher.update(nth(1))
+      yield* settle
+      yield* publisher.update(nth(2))
+      yield* publisher.update(nth(3))
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.deepStrictEqual(yield* Ref.get(seen), [1, 3, 3])
+      const [health] = yield* publisher.health
+      assert.strictEqual(health?.state, "healthy")
+      assert.strictEqual(health?.consecutiveFailures, 0)
+      assert.strictEqual(health?.outcomes.throttled, 2)
+      assert.strictEqual(health?.outcomes.written, 1)
     })
   )
 
