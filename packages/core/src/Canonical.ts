@@ -1,6 +1,6 @@
 import type { BackendHealthReport } from "./Backend.ts"
-import { stableJson } from "./internal/stableJson.ts"
 import type { RuntimeStatus } from "./RuntimeStatus.ts"
+import { stableJson } from "./StableJson.ts"
 
 /** A backend report without its volatile fields. */
 export type StableBackendReport = Omit<BackendHealthReport, "lastCheckTime" | "latencyMs">

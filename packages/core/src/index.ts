@@ -18,5 +18,6 @@ export type {
 } from "./Reporter.ts"
 export * as Reporter from "./Reporter.ts"
 export * from "./RuntimeStatus.ts"
+export * from "./StableJson.ts"
 export * from "./Timestamp.ts"
 export * from "./Transition.ts"
