@@ -1,0 +1,2 @@
+export * from "./MetricsHandler.ts"
+export * from "./PrometheusReporter.ts"

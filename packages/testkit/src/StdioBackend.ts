@@ -1,0 +1,63 @@
+import { existsSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import type { FixtureTool } from "./internal/toolServer.ts"
+
+/** How the stdio fixture behaves; every field maps to one flag of the script. */
+export interface StdioBackendOptions {
+  readonly name?: string
+  /** Tool names, or full definitions; default one tool named `echo`. */
+  readonly tools?: ReadonlyArray<string | FixtureTool>
+  /** JSON-RPC methods answered with -32603 (`"all"` for every request). */
+  readonly fail?: ReadonlyArray<string>
+  /** Wait before handling each request. */
+  readonly delayMs?: number
+  /** Exit on its own after this long, with `exitCode` (default 0). */
+  readonly exitAfterMs?: number
+  readonly exitCode?: number
+  /** Print an error and exit 1 at once. */
+  readonly crash?: boolean
+}
+
+/** A command line for a stdio MCP client (`StdioClientTransport`) or `child_process.spawn`. */
+export interface StdioCommand {
+  readonly command: string
+  readonly args: Array<string>
+}
+
+/**
+ * The path of the stdio fixture script. Next to the built files it is `stdio-backend.js`; in
+ * this repository's sources it is the `.ts` file, which Node >= 22.18 runs directly.
+ */
+export const stdioBackendScript = (): string => {
+  for (const candidate of ["./stdio-backend.js", "./stdio-backend.ts"]) {
+    const path = fileURLToPath(new URL(candidate, import.meta.url))
+    if (existsSync(path)) return path
+  }
+  throw new Error("stdio-backend script not found next to the testkit; reinstall @vmcp-status/testkit")
+}
+
+/**
+ * The command that runs the stdio fixture with the current Node binary.
+ *
+ * @example
+ * ```ts
+ * import { StdioClientTransport } from "@modelcontextprotocol/client/stdio"
+ * import { stdioBackendCommand } from "@vmcp-status/testkit"
+ *
+ * const transport = new StdioClientTransport(stdioBackendCommand({ tools: ["a", "b"], exitAfterMs: 2000 }))
+ * ```
+ */
+export const stdioBackendCommand = (options: StdioBackendOptions = {}): StdioCommand => {
+  const args = [stdioBackendScript()]
+  if (options.name !== undefined) args.push("--name", options.name)
+  if (options.tools !== undefined) {
+    const tools = options.tools.map((t) => (typeof t === "string" ? { name: t } : t))
+    args.push("--tools-json", JSON.stringify(tools))
+  }
+  if (options.fail !== undefined) args.push("--fail", options.fail.join(","))
+  if (options.delayMs !== undefined) args.push("--delay-ms", String(options.delayMs))
+  if (options.exitAfterMs !== undefined) args.push("--exit-after-ms", String(options.exitAfterMs))
+  if (options.exitCode !== undefined) args.push("--exit-code", String(options.exitCode))
+  if (options.crash === true) args.push("--crash")
+  return { command: process.execPath, args }
+}

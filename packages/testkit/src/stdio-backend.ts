@@ -1,0 +1,96 @@
+/**
+ * An MCP server over stdio for tests: `node stdio-backend.js [flags]`. Every flag has an
+ * environment twin, flags win:
+ *
+ *   --name <name>            MCP_FIXTURE_NAME          serverInfo.name (default "stdio-fixture")
+ *   --tools <a,b,c>          MCP_FIXTURE_TOOLS         tool names (default "echo")
+ *   --tools-json <json>      MCP_FIXTURE_TOOLS_JSON    full tool definitions (FixtureTool[])
+ *   --fail <all|m1,m2>       MCP_FIXTURE_FAIL          answer these JSON-RPC methods with -32603
+ *   --delay-ms <n>           MCP_FIXTURE_DELAY_MS      wait before handling each request
+ *   --exit-after-ms <n>      MCP_FIXTURE_EXIT_AFTER_MS exit on its own after n ms
+ *   --exit-code <n>          MCP_FIXTURE_EXIT_CODE     the code for --exit-after-ms (default 0)
+ *   --crash                  MCP_FIXTURE_CRASH=1       print an error and exit 1 at once
+ */
+import { parseArgs } from "node:util"
+import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server"
+import { StdioServerTransport, serveStdio } from "@modelcontextprotocol/server/stdio"
+import { type FixtureTool, jsonRpcError, makeToolServer } from "./internal/toolServer.ts"
+
+const { values } = parseArgs({
+  options: {
+    name: { type: "string" },
+    tools: { type: "string" },
+    "tools-json": { type: "string" },
+    fail: { type: "string" },
+    "delay-ms": { type: "string" },
+    "exit-after-ms": { type: "string" },
+    "exit-code": { type: "string" },
+    crash: { type: "boolean" }
+  },
+  strict: true
+})
+
+const env = process.env
+const setting = (flag: string | undefined, name: string) => flag ?? env[name]
+const number = (raw: string | undefined, name: string): number | undefined => {
+  if (raw === undefined || raw === "") return undefined
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n < 0) {
+    process.stderr.write(`stdio-backend: ${name} must be a non-negative number, got ${raw}\n`)
+    process.exit(2)
+  }
+  return n
+}
+
+if (values.crash === true || env.MCP_FIXTURE_CRASH === "1") {
+  process.stderr.write("stdio-backend: crashing on start as asked (--crash)\n")
+  process.exit(1)
+}
+
+const toolsJson = setting(values["tools-json"], "MCP_FIXTURE_TOOLS_JSON")
+const tools: ReadonlyArray<FixtureTool> =
+  toolsJson !== undefined
+    ? (JSON.parse(toolsJson) as ReadonlyArray<FixtureTool>)
+    : (setting(values.tools, "MCP_FIXTURE_TOOLS") ?? "echo")
+        .split(",")
+        .map((n) => n.trim())
+        .filter((n) => n.length > 0)
+        .map((name) => ({ name }))
+const fail = (setting(values.fail, "MCP_FIXTURE_FAIL") ?? "")
+  .split(",")
+  .map((m) => m.trim())
+  .filter((m) => m.length > 0)
+const delayMs = number(setting(values["delay-ms"], "MCP_FIXTURE_DELAY_MS"), "--delay-ms") ?? 0
+const exitAfterMs = number(setting(values["exit-after-ms"], "MCP_FIXTURE_EXIT_AFTER_MS"), "--exit-after-ms")
+const exitCode = number(setting(values["exit-code"], "MCP_FIXTURE_EXIT_CODE"), "--exit-code") ?? 0
+const info = { name: setting(values.name, "MCP_FIXTURE_NAME") ?? "stdio-fixture", version: "0.0.0" }
+
+const fails = (method: string) => fail.includes("all") || fail.includes(method)
+
+// Wraps the stdio transport to apply the failure and delay settings before the SDK sees a message.
+const inner = new StdioServerTransport()
+const outer: Transport = {
+  start: () => inner.start(),
+  send: (message) => inner.send(message),
+  close: () => inner.close()
+}
+inner.onclose = () => outer.onclose?.()
+inner.onerror = (error) => outer.onerror?.(error)
+inner.onmessage = (message: JSONRPCMessage) => {
+  const isRequest = "method" in message && "id" in message
+  if (isRequest && fails(message.method)) {
+    void inner.send(jsonRpcError(message.id, -32603, `fixture failing: ${message.method}`) as JSONRPCMessage)
+    return
+  }
+  if (isRequest && delayMs > 0) {
+    setTimeout(() => outer.onmessage?.(message), delayMs)
+    return
+  }
+  outer.onmessage?.(message)
+}
+
+serveStdio(() => makeToolServer(info, () => tools), { transport: outer })
+
+if (exitAfterMs !== undefined) {
+  setTimeout(() => process.exit(exitCode), exitAfterMs)
+}
