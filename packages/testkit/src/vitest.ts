@@ -30,7 +30,8 @@ declare module "vitest" {
   }
 }
 
-interface GlobalSetupContext {
+/** The part of vitest's global-setup context the setup uses. */
+export interface GlobalSetupContext {
   provide: (
     key: "vmcpStatusKube",
     value: { readonly connection: KubeConnection } | { readonly skipped: string }
