@@ -1,1 +1,2 @@
-export {}
+export * from "./Commands.ts"
+export * from "./Config.ts"
