@@ -56,7 +56,7 @@ export interface StatusInput {
   /** Now, used for `observedAt` and for conditions that transition. */
   readonly now: Timestamp
   /** The previous status: its conditions keep their `lastTransitionTime` when unchanged. */
-  readonly previous?: RuntimeStatus
+  readonly previous?: RuntimeStatus | undefined
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
