@@ -21,7 +21,10 @@ export class KubeApiError extends Schema.TaggedError<KubeApiError>()("KubeApiErr
   status: Schema.Number,
   reason: Schema.String,
   message: Schema.String,
-  retryAfterMs: Schema.optionalKey(Schema.Number)
+  retryAfterMs: Schema.optionalKey(Schema.Number),
+  /** `Status.details.kind`/`name`: which object a 404 or 409 is about (absent when the path is not served). */
+  detailsKind: Schema.optionalKey(Schema.String),
+  detailsName: Schema.optionalKey(Schema.String)
 }) {}
 
 /** The request did not get an answer: timeout, connection reset or refused, TLS failure. */

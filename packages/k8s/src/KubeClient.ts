@@ -1,11 +1,15 @@
-import { existsSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import http from "node:http"
 import https from "node:https"
 import { KubeConfig } from "@kubernetes/client-node"
-import { Effect, type Scope } from "effect"
+import { Clock, Effect, type Scope } from "effect"
 import { KubeApiError, KubeConfigError, type KubeRequestError, KubeTransportError } from "./Errors.ts"
 
-const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+/** Where a pod's service-account token, CA and namespace are mounted. */
+export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/** How often the in-cluster token file is re-read (kubelet rotates it; client-go re-reads each minute). */
+export const TOKEN_REREAD_MS = 60_000
 
 /** Where the configuration comes from. */
 export interface KubeConfigOptions {
@@ -13,58 +17,106 @@ export interface KubeConfigOptions {
   readonly kubeconfig?: string
   /** A context of that kubeconfig (default: its current context). */
   readonly context?: string
-  /** Environment (default `process.env`): `KUBERNETES_SERVICE_HOST`, `KUBECONFIG`. */
+  /** Environment (default `process.env`): `KUBERNETES_SERVICE_HOST`/`_PORT`, `KUBECONFIG`, `HOME`. */
   readonly env?: Readonly<Record<string, string | undefined>>
   /** The service-account folder (default `/var/run/secrets/kubernetes.io/serviceaccount`). */
   readonly serviceAccountDir?: string
 }
 
-/** A loaded configuration and, in a cluster, the pod's namespace. */
-export interface LoadedConfig {
-  readonly config: KubeConfig
-  readonly source: "kubeconfig" | "in-cluster"
-  readonly podNamespace: string | undefined
-}
+/**
+ * A loaded configuration: the server, how to trust it and how to authenticate. In a cluster the
+ * token is a file, re-read every minute so a rotated token is picked up.
+ */
+export type LoadedConfig =
+  | {
+      readonly source: "kubeconfig"
+      readonly server: string
+      readonly config: KubeConfig
+      readonly podNamespace: undefined
+    }
+  | {
+      readonly source: "in-cluster"
+      readonly server: string
+      readonly ca: string
+      readonly tokenFile: string
+      readonly podNamespace: string | undefined
+    }
+
+const readText = (path: string) => readFileSync(path, "utf8")
 
 /**
- * Loads the configuration: `kubeconfig` if given; in a cluster (`KUBERNETES_SERVICE_HOST` and a
- * service-account token), the in-cluster config (its token file is re-read as it rotates);
- * otherwise `KUBECONFIG` or `~/.kube/config`.
+ * Loads the configuration: `kubeconfig` if given; in a cluster (`KUBERNETES_SERVICE_HOST` set
+ * and a service-account token mounted) the service account; otherwise `KUBECONFIG` or
+ * `~/.kube/config`. Every failure says what is missing and how to fix it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { loadConfig } from "@vmcp-status/k8s"
+ *
+ * const loaded = Effect.runSync(loadConfig({ kubeconfig: "/tmp/admin.kubeconfig" }))
+ * loaded.server // "https://127.0.0.1:6443"
+ * ```
  */
 export const loadConfig = (options: KubeConfigOptions = {}) =>
   Effect.try({
     try: (): LoadedConfig => {
       const env = options.env ?? process.env
       const dir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR
-      const config = new KubeConfig()
-      if (options.kubeconfig !== undefined) {
-        if (!existsSync(options.kubeconfig))
-          throw new Error(`kubeconfig ${options.kubeconfig} does not exist`)
-        config.loadFromFile(options.kubeconfig)
-        if (options.context !== undefined) config.setCurrentContext(options.context)
-        return { config, source: "kubeconfig", podNamespace: undefined }
+      const fromFile = (files: string, source: string): LoadedConfig => {
+        const config = new KubeConfig()
+        for (const path of files.split(":"))
+          if (path !== "" && !existsSync(path))
+            throw new Error(`${source} names ${path}, which does not exist`)
+        const first = files.split(":").find((p) => p !== "") ?? files
+        config.loadFromFile(first)
+        if (options.context !== undefined) {
+          if (config.getContextObject(options.context) === null)
+            throw new Error(`${source} ${first} has no context "${options.context}"`)
+          config.setCurrentContext(options.context)
+        }
+        const cluster = config.getCurrentCluster()
+        if (cluster === null)
+          throw new Error(
+            `${source} ${first} has no current cluster: set current-context (or the context option)`
+          )
+        return {
+          source: "kubeconfig",
+          server: cluster.server.replace(/\/+$/, ""),
+          config,
+          podNamespace: undefined
+        }
       }
-      if (env.KUBERNETES_SERVICE_HOST !== undefined && existsSync(`${dir}/token`)) {
-        config.loadFromCluster(dir === SERVICE_ACCOUNT_DIR ? "" : dir.slice(0, -SERVICE_ACCOUNT_DIR.length))
+      if (options.kubeconfig !== undefined) return fromFile(options.kubeconfig, "the kubeconfig option")
+      const host = env.KUBERNETES_SERVICE_HOST
+      if (host !== undefined && host !== "") {
+        const tokenFile = `${dir}/token`
+        const caFile = `${dir}/ca.crt`
+        if (!existsSync(tokenFile))
+          throw new Error(
+            `KUBERNETES_SERVICE_HOST is set but there is no service-account token at ${tokenFile}: mount one (automountServiceAccountToken: true) or set KUBECONFIG`
+          )
+        if (!existsSync(caFile))
+          throw new Error(
+            `in-cluster: the service-account CA ${caFile} is missing; the API server cannot be trusted`
+          )
+        const port = env.KUBERNETES_SERVICE_PORT ?? "443"
+        const hostPart = host.includes(":") ? `[${host}]` : host
         const nsFile = `${dir}/namespace`
-        const podNamespace = existsSync(nsFile)
-          ? config.getContextObject(config.getCurrentContext())?.namespace
-          : undefined
-        return { config, source: "in-cluster", podNamespace: podNamespace?.trim() }
+        return {
+          source: "in-cluster",
+          server: `https://${hostPart}:${port}`,
+          ca: readText(caFile),
+          tokenFile,
+          podNamespace: existsSync(nsFile) ? readText(nsFile).trim() || undefined : undefined
+        }
       }
-      const file = env.KUBECONFIG ?? `${env.HOME ?? ""}/.kube/config`
-      if (env.KUBECONFIG === undefined && !existsSync(file))
-        throw new Error(
-          env.KUBERNETES_SERVICE_HOST !== undefined
-            ? `KUBERNETES_SERVICE_HOST is set but there is no service-account token at ${dir}/token: mount one (automountServiceAccountToken) or set KUBECONFIG`
-            : "no Kubernetes configuration found: run in a cluster, or set KUBECONFIG (or --kubeconfig) to a kubeconfig file"
-        )
-      for (const path of file.split(":"))
-        if (path !== "" && !existsSync(path))
-          throw new Error(`KUBECONFIG names ${path}, which does not exist`)
-      config.loadFromDefault({}, false)
-      if (options.context !== undefined) config.setCurrentContext(options.context)
-      return { config, source: "kubeconfig", podNamespace: undefined }
+      if (env.KUBECONFIG !== undefined && env.KUBECONFIG !== "") return fromFile(env.KUBECONFIG, "KUBECONFIG")
+      const home = `${env.HOME ?? ""}/.kube/config`
+      if (env.HOME !== undefined && existsSync(home)) return fromFile(home, "~/.kube/config")
+      throw new Error(
+        "no Kubernetes configuration found: run in a cluster (KUBERNETES_SERVICE_HOST and a mounted service-account token), or set KUBECONFIG (or the kubeconfig option) to a kubeconfig file"
+      )
     },
     catch: (error) => new KubeConfigError({ message: error instanceof Error ? error.message : String(error) })
   })
@@ -105,160 +157,187 @@ const transportKind = (error: NodeJS.ErrnoException): KubeTransportError["kind"]
   const code = error.code ?? ""
   if (code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET") return "reset"
   if (code === "ECONNREFUSED") return "refused"
-  if (
-    code.startsWith("ERR_TLS") ||
-    code.includes("CERT") ||
-    code === "DEPTH_ZERO_SELF_SIGNED_CERT" ||
-    code === "EPROTO"
-  )
-    return "tls"
+  if (code.startsWith("ERR_TLS") || code.includes("CERT") || code === "EPROTO") return "tls"
   return "other"
 }
 
-/**
- * Makes a client from a loaded configuration. Requests share one keep-alive agent, destroyed
- * when the scope closes; every request has a timeout (default 10 s) and is aborted when the
- * calling fiber is interrupted (e.g. on shutdown).
- */
-export const makeClient = (config: KubeConfig, options: { readonly timeoutMs?: number } = {}) =>
-  Effect.gen(function* () {
-    const cluster = config.getCurrentCluster()
-    if (cluster === null)
-      return yield* new KubeConfigError({
-        message: "the kubeconfig has no current cluster: set its current-context"
-      })
-    const server = cluster.server.replace(/\/+$/, "")
-    const secure = server.startsWith("https:")
+interface Credentials {
+  readonly tls: https.AgentOptions
+  /** The `authorization` header for the next request, if any. */
+  readonly authorization: Effect.Effect<string | undefined>
+}
+
+const credentialsOf = (loaded: LoadedConfig): Effect.Effect<Credentials, KubeConfigError> => {
+  if (loaded.source === "in-cluster") {
+    let token: { value: string; readAt: number } | undefined
+    return Effect.succeed({
+      tls: { ca: loaded.ca },
+      // Re-read at most once a minute: kubelet rotates projected tokens well before expiry.
+      authorization: Clock.currentTimeMillis.pipe(
+        Effect.map((now) => {
+          if (token === undefined || now - token.readAt >= TOKEN_REREAD_MS) {
+            try {
+              token = { value: readText(loaded.tokenFile).trim(), readAt: now }
+            } catch {
+              // Keep the last token; the request will say 401 if it is stale.
+            }
+          }
+          return token === undefined ? undefined : `Bearer ${token.value}`
+        })
+      )
+    })
+  }
+  const config = loaded.config
+  return Effect.gen(function* () {
     const tls: https.RequestOptions = {}
     yield* Effect.tryPromise({
       try: () => config.applyToHTTPSOptions(tls),
       catch: (error) =>
         new KubeConfigError({ message: `cannot use the configured credentials: ${String(error)}` })
     })
+    return {
+      tls: {
+        ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+        ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+        ...(tls.key === undefined ? {} : { key: tls.key }),
+        ...(tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: tls.rejectUnauthorized }),
+        ...(tls.servername === undefined ? {} : { servername: tls.servername })
+      },
+      // Token, exec and auth-provider credentials may refresh: ask the config each time.
+      authorization: Effect.promise(async () => {
+        const auth: https.RequestOptions = { headers: {} }
+        await config.applyToHTTPSOptions(auth).catch(() => undefined)
+        const headers = (auth.headers ?? {}) as Record<string, string | undefined>
+        if (headers.Authorization !== undefined) return headers.Authorization
+        if (auth.auth !== undefined && auth.auth !== null)
+          return `Basic ${Buffer.from(auth.auth).toString("base64")}`
+        return undefined
+      })
+    }
+  })
+}
+
+/**
+ * Makes a client from a loaded configuration. Requests share one keep-alive agent, destroyed
+ * when the scope closes. Every request has a timeout (default 10 s, on the Effect clock so tests
+ * drive it with `TestClock`) and is aborted when the calling fiber is interrupted (shutdown).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { loadConfig, makeClient } from "@vmcp-status/k8s"
+ *
+ * const program = Effect.scoped(Effect.gen(function* () {
+ *   const client = yield* makeClient(yield* loadConfig({ kubeconfig: "/tmp/admin.kubeconfig" }))
+ *   return yield* client.request({ method: "GET", path: "/version" })
+ * }))
+ * ```
+ */
+export const makeClient = (loaded: LoadedConfig, options: { readonly timeoutMs?: number } = {}) =>
+  Effect.gen(function* () {
+    const server = loaded.server
+    const secure = server.startsWith("https:")
+    const credentials = yield* credentialsOf(loaded)
     const agent = yield* Effect.acquireRelease(
       Effect.sync(() =>
         secure
-          ? new https.Agent({
-              keepAlive: true,
-              maxSockets: 4,
-              ...(tls.ca === undefined ? {} : { ca: tls.ca }),
-              ...(tls.cert === undefined ? {} : { cert: tls.cert }),
-              ...(tls.key === undefined ? {} : { key: tls.key }),
-              ...(tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: tls.rejectUnauthorized }),
-              ...(tls.servername === undefined ? {} : { servername: tls.servername })
-            })
+          ? new https.Agent({ keepAlive: true, maxSockets: 4, ...credentials.tls })
           : new http.Agent({ keepAlive: true, maxSockets: 4 })
       ),
       (a) => Effect.sync(() => a.destroy())
     )
     const defaultTimeout = options.timeoutMs ?? 10_000
 
-    const request = (req: KubeRequest): Effect.Effect<KubeResponse, KubeRequestError> =>
-      Effect.gen(function* () {
-        const auth: https.RequestOptions = { headers: {} }
-        yield* Effect.promise(() => config.applyToHTTPSOptions(auth).catch(() => undefined))
-        const timeoutMs = req.timeoutMs ?? defaultTimeout
+    const send = (req: KubeRequest, authorization: string | undefined) =>
+      Effect.callback<KubeResponse, KubeRequestError>((resume, signal) => {
+        const url = new URL(server + req.path)
         const payload = req.body === undefined ? undefined : JSON.stringify(req.body)
         const headers: Record<string, string> = { accept: "application/json" }
-        const authorization = (auth.headers as Record<string, string> | undefined)?.Authorization
         if (authorization !== undefined) headers.authorization = authorization
         if (payload !== undefined) {
           headers["content-type"] = req.contentType ?? "application/json"
           headers["content-length"] = String(Buffer.byteLength(payload))
         }
-        return yield* Effect.callback<KubeResponse, KubeRequestError>((resume, signal) => {
-          const url = new URL(server + req.path)
-          const transport = secure ? https : http
-          let settled = false
-          const fail = (error: KubeRequestError) => {
-            if (!settled) {
-              settled = true
-              resume(Effect.fail(error))
-            }
-          }
-          const outgoing = transport.request(
-            url,
-            {
-              method: req.method,
-              headers,
-              agent,
-              signal,
-              ...(auth.auth === undefined ? {} : { auth: auth.auth })
-            },
-            (res) => {
-              const chunks: Array<Buffer> = []
-              res.on("data", (c: Buffer) => chunks.push(c))
-              res.on("error", (error) =>
-                fail(
-                  new KubeTransportError({
+        let settled = false
+        const settle = (effect: Effect.Effect<KubeResponse, KubeRequestError>) => {
+          if (settled) return
+          settled = true
+          resume(effect)
+        }
+        const transportError = (kind: KubeTransportError["kind"], message: string) =>
+          new KubeTransportError({ method: req.method, path: url.pathname, kind, message })
+        const outgoing = (secure ? https : http).request(
+          url,
+          { method: req.method, headers, agent, signal },
+          (res) => {
+            const chunks: Array<Buffer> = []
+            res.on("data", (c: Buffer) => chunks.push(c))
+            res.on("error", (error) => settle(Effect.fail(transportError("reset", error.message))))
+            res.on("end", () => {
+              const text = Buffer.concat(chunks).toString("utf8")
+              let body: unknown = text
+              try {
+                body = text === "" ? undefined : JSON.parse(text)
+              } catch {
+                // Not JSON (e.g. "404 page not found" for an unserved resource): keep the text.
+              }
+              const status = res.statusCode ?? 0
+              if (status >= 200 && status < 300) return settle(Effect.succeed({ status, body }))
+              const object = (typeof body === "object" && body !== null ? body : {}) as {
+                reason?: string
+                message?: string
+                details?: { kind?: string; name?: string; retryAfterSeconds?: number }
+              }
+              const retryAfterMs =
+                parseRetryAfter(res.headers["retry-after"] as string | undefined, Date.now()) ??
+                (object.details?.retryAfterSeconds === undefined
+                  ? undefined
+                  : object.details.retryAfterSeconds * 1000)
+              settle(
+                Effect.fail(
+                  new KubeApiError({
                     method: req.method,
                     path: url.pathname,
-                    kind: "reset",
-                    message: error.message
+                    status,
+                    reason: object.reason ?? res.statusMessage ?? "Unknown",
+                    message:
+                      object.message ??
+                      (typeof body === "string" ? body.slice(0, 500).trim() : `HTTP ${status}`),
+                    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+                    ...(object.details?.kind === undefined ? {} : { detailsKind: object.details.kind }),
+                    ...(object.details?.name === undefined ? {} : { detailsName: object.details.name })
                   })
                 )
               )
-              res.on("end", () => {
-                if (settled) return
-                settled = true
-                const text = Buffer.concat(chunks).toString("utf8")
-                let body: unknown = text
-                try {
-                  body = text === "" ? undefined : JSON.parse(text)
-                } catch {
-                  // not JSON: keep the text
-                }
-                const status = res.statusCode ?? 0
-                if (status >= 200 && status < 300) return resume(Effect.succeed({ status, body }))
-                const object = (typeof body === "object" && body !== null ? body : {}) as {
-                  reason?: string
-                  message?: string
-                }
-                const retryAfterMs = parseRetryAfter(
-                  res.headers["retry-after"] as string | undefined,
-                  Date.now()
-                )
-                resume(
-                  Effect.fail(
-                    new KubeApiError({
-                      method: req.method,
-                      path: url.pathname,
-                      status,
-                      reason: object.reason ?? res.statusMessage ?? "Unknown",
-                      message:
-                        object.message ?? (typeof body === "string" ? body.slice(0, 500) : `HTTP ${status}`),
-                      ...(retryAfterMs === undefined ? {} : { retryAfterMs })
-                    })
-                  )
-                )
-              })
-            }
-          )
-          outgoing.setTimeout(timeoutMs, () => {
-            fail(
+            })
+          }
+        )
+        outgoing.on("error", (error: NodeJS.ErrnoException) => {
+          if (signal.aborted) return
+          settle(Effect.fail(transportError(transportKind(error), error.message)))
+        })
+        outgoing.end(payload)
+      })
+
+    const request = (req: KubeRequest): Effect.Effect<KubeResponse, KubeRequestError> => {
+      const timeoutMs = req.timeoutMs ?? defaultTimeout
+      return credentials.authorization.pipe(
+        Effect.flatMap((authorization) => send(req, authorization)),
+        // Interrupting `send` aborts the socket through its signal.
+        Effect.timeoutOrElse({
+          duration: timeoutMs,
+          orElse: () =>
+            Effect.fail(
               new KubeTransportError({
                 method: req.method,
-                path: url.pathname,
+                path: req.path.split("?")[0] ?? req.path,
                 kind: "timeout",
                 message: `no answer from ${server} within ${timeoutMs} ms`
               })
             )
-            outgoing.destroy()
-          })
-          outgoing.on("error", (error: NodeJS.ErrnoException) => {
-            if (signal.aborted) return
-            fail(
-              new KubeTransportError({
-                method: req.method,
-                path: url.pathname,
-                kind: transportKind(error),
-                message: error.message
-              })
-            )
-          })
-          outgoing.end(payload)
         })
-      })
+      )
+    }
 
     return { server, request } satisfies KubeClient
   })
@@ -270,7 +349,7 @@ export const clientFromOptions = (
   Effect.gen(function* () {
     const loaded = yield* loadConfig(options)
     const client = yield* makeClient(
-      loaded.config,
+      loaded,
       options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }
     )
     return { client, loaded }

@@ -6,9 +6,9 @@ import {
   type RuntimeStatus,
   stableJson
 } from "@vmcp-status/core"
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Semaphore } from "effect"
 import type { KubeApiError, KubeRequestError } from "./Errors.ts"
-import type { KubeClient } from "./KubeClient.ts"
+import type { KubeClient, KubeResponse } from "./KubeClient.ts"
 import {
   DefaultWriteRate,
   fullBucket,
@@ -50,14 +50,21 @@ export interface ApplierStats {
   readonly applies: number
   readonly skipped: number
   readonly driftChecks: number
+  /** GETs: the first read and drift checks. */
+  readonly reads: number
 }
 
 type Projection = Record<string, unknown>
 
-/** The part of an object's status that corresponds to the keys we apply, for drift checks. */
+/**
+ * The part of an object's status that corresponds to what we apply: our keys, our condition
+ * types, our backend names. Fields another manager owns (the operator's `url`, its conditions,
+ * backends it lists) never look like drift; fields a CRD prunes are absent on both sides.
+ */
 const project = (status: unknown, payload: StatusPayload): string => {
   const source = (typeof status === "object" && status !== null ? status : {}) as Projection
   const ownedTypes = new Set(payload.conditions.map((c) => c.type))
+  const ownedNames = new Set(payload.discoveredBackends.map((b) => b.name))
   const out: Projection = {}
   for (const key of Object.keys(payload)) {
     const value = source[key]
@@ -72,9 +79,53 @@ const project = (status: unknown, payload: StatusPayload): string => {
           lastTransitionTime
         }))
         .sort((a, b) => String(a.type).localeCompare(String(b.type)))
+    } else if (key === "discoveredBackends" && Array.isArray(value)) {
+      out[key] = value
+        .filter((b: { name?: string }) => b.name !== undefined && ownedNames.has(b.name))
+        .sort((a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name))
     } else out[key] = value
   }
   return stableJson(out)
+}
+
+/**
+ * Server-side apply rejects fields the CRD's schema does not declare (HTTP 500 "failed to create
+ * typed patch object: .status.totalToolCount: field not declared in schema"), where a plain write
+ * would prune them. toolhive's CRD lacks our counts: those paths are learnt from the answer and
+ * left out from then on. Returns the undeclared status fields named in `message`:
+ * `totalToolCount` or `discoveredBackends[].url`.
+ */
+export const undeclaredFields = (message: string): ReadonlyArray<string> => {
+  const found: Array<string> = []
+  const pattern =
+    /\.status\.([A-Za-z0-9_]+)(\[[^\]]*\])?(?:\.([A-Za-z0-9_]+))?: field not declared in schema/g
+  for (const match of message.matchAll(pattern)) {
+    const [, key, index, sub] = match
+    if (key === undefined) continue
+    found.push(index !== undefined && sub !== undefined ? `${key}[].${sub}` : key)
+  }
+  return found
+}
+
+/** Leaves out the fields the target's schema does not declare (see `undeclaredFields`). */
+export const withoutFields = (payload: StatusPayload, undeclared: ReadonlySet<string>): StatusPayload => {
+  if (undeclared.size === 0) return payload
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(payload)) {
+    if (undeclared.has(key)) continue
+    if (Array.isArray(value)) {
+      const subs = [...undeclared]
+        .filter((f) => f.startsWith(`${key}[].`))
+        .map((f) => f.slice(key.length + 3))
+      out[key] =
+        subs.length === 0
+          ? value
+          : value.map((item: Record<string, unknown>) =>
+              Object.fromEntries(Object.entries(item).filter(([k]) => !subs.includes(k)))
+            )
+    } else out[key] = value
+  }
+  return out as unknown as StatusPayload
 }
 
 const describeForbidden = (
@@ -88,16 +139,21 @@ const describeForbidden = (
   `Fix: grant verb "${verb}" on resource "${resource}" (apiGroup "${target.group}", resourceNames ["${target.name}"]) ` +
   `to this identity in namespace "${target.namespace}"; \`vmcp manifests\` or minimalRules() prints the Role. Field manager: ${fieldManager}.`
 
-const describeNotFound = (error: KubeApiError, target: Target) => {
-  const objectMissing = error.message.includes(`"${target.name}"`) && error.message.includes("not found")
-  return objectMissing
-    ? `the ${target.kind} "${target.name}" does not exist in namespace "${target.namespace}": create it (kubectl apply) or set VMCP_NAME/VMCP_NAMESPACE to an existing object`
-    : `the API server does not serve ${target.plural}.${target.group}/${target.version}: install the CRD (or check group/version/plural), e.g. with \`vmcp manifests --with-crd\``
-}
+/**
+ * A 404 is either the object missing (the API server names it in `details`) or the resource not
+ * served at all (CRD not installed, or wrong group/version/plural: a plain "404 page not found").
+ */
+export const describeNotFound = (error: KubeApiError, target: Target): string =>
+  error.detailsName === target.name ||
+  (error.reason === "NotFound" && error.message.includes(`"${target.name}"`))
+    ? `the ${target.kind} "${target.name}" does not exist in namespace "${target.namespace}": create it (kubectl apply) or point VMCP_NAME/VMCP_NAMESPACE at an existing object`
+    : `the API server does not serve ${target.plural}.${target.group}/${target.version}: install the CRD (e.g. \`vmcp manifests --with-crd\`), or fix group/version/plural`
 
 /**
  * Writes the owned part of `.status` by server-side apply on the `/status` subresource, with
  * its own field manager, and only when needed:
+ * - the first report reads the object once: conditions keep their `lastTransitionTime` across
+ *   restarts, and the object's `uid` is learnt (for Events);
  * - no request when the payload equals the last acknowledged one;
  * - every `resyncIntervalMs`, one GET compares the object with what the server acknowledged
  *   (fields a CRD does not know are pruned on both sides, so they never look like drift) and
@@ -106,6 +162,19 @@ const describeNotFound = (error: KubeApiError, target: Target) => {
  *   hands over the newest status when a token is due (latest wins).
  * Errors become `ReporterError`s with outcome and `retryAfterMs` for the publisher's backoff;
  * 403 and 404 say what is missing and how to fix it, and retry slowly.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { clientFromOptions, makeStatusApplier, resolveTarget } from "@vmcp-status/k8s"
+ *
+ * const program = (status: RuntimeStatus) => Effect.scoped(Effect.gen(function* () {
+ *   const { client } = yield* clientFromOptions({ kubeconfig: "/tmp/admin.kubeconfig" })
+ *   const target = yield* resolveTarget({ name: "my-vmcp", namespace: "tools" }, {})
+ *   const applier = yield* makeStatusApplier(client, { target, mode: "runtime" })
+ *   return yield* applier.report(status) // "written", then "skipped" while nothing changes
+ * }))
+ * ```
  */
 export const makeStatusApplier = (client: KubeClient, options: StatusApplierOptions) =>
   Effect.gen(function* () {
@@ -118,6 +187,7 @@ export const makeStatusApplier = (client: KubeClient, options: StatusApplierOpti
     const reporter = options.reporterName ?? "k8s"
     const path = objectPath(target)
     const applyPath = `${path}/status?fieldManager=${encodeURIComponent(fieldManager)}&force=true`
+    const lock = yield* Semaphore.make(1)
 
     let bucket: TokenBucket = fullBucket(rate, yield* Clock.currentTimeMillis)
     let acked:
@@ -127,10 +197,14 @@ export const makeStatusApplier = (client: KubeClient, options: StatusApplierOpti
           readonly conditions: ReadonlyArray<Condition>
         }
       | undefined
+    /** Conditions found on the object by the first read, before we wrote anything. */
+    let found: ReadonlyArray<Condition> | undefined
+    let uid: string | undefined
     let checkedAt = 0
-    const stats = { applies: 0, skipped: 0, driftChecks: 0 }
+    const undeclared = new Set<string>()
+    const stats = { applies: 0, skipped: 0, driftChecks: 0, reads: 0 }
 
-    const toReporterError = (error: KubeRequestError, verb: string): ReporterError => {
+    const toReporterError = (error: KubeRequestError, verb: "get" | "patch"): ReporterError => {
       if (error._tag === "KubeTransportError")
         return new ReporterError({
           reporter,
@@ -174,77 +248,131 @@ export const makeStatusApplier = (client: KubeClient, options: StatusApplierOpti
       }
     }
 
-    const apply = (payload: StatusPayload, fingerprint: string, now: number) =>
-      client
-        .request({
-          method: "PATCH",
-          path: applyPath,
-          contentType: "application/apply-patch+yaml",
-          body: {
-            apiVersion: `${target.group}/${target.version}`,
-            kind: target.kind,
-            metadata: { name: target.name, namespace: target.namespace },
-            status: payload
-          }
-        })
-        .pipe(
-          Effect.mapError((e) => toReporterError(e, "patch")),
-          Effect.map((response) => {
-            stats.applies++
-            const stored = (response.body as { status?: unknown } | undefined)?.status
-            acked = {
-              payload: fingerprint,
-              projection: project(stored, payload),
-              conditions: payload.conditions
-            }
-            checkedAt = now
-            return "written" as const
-          })
-        )
+    const statusOf = (body: unknown) => (body as { status?: unknown } | undefined)?.status
 
-    /** Compares the object with what the server acknowledged; true when our fields drifted. */
-    const drifted = (payload: StatusPayload) =>
-      client.request({ method: "GET", path }).pipe(
-        Effect.mapError((e) => toReporterError(e, "get")),
-        Effect.map((response) => {
-          stats.driftChecks++
-          const stored = (response.body as { status?: unknown } | undefined)?.status
-          return acked === undefined || project(stored, payload) !== acked.projection
+    const conditionsOf = (status: unknown): ReadonlyArray<Condition> => {
+      const list = (status as { conditions?: unknown } | undefined)?.conditions
+      return Array.isArray(list) ? (list as ReadonlyArray<Condition>) : []
+    }
+
+    const patch = (payload: StatusPayload) =>
+      client.request({
+        method: "PATCH",
+        path: applyPath,
+        contentType: "application/apply-patch+yaml",
+        body: {
+          apiVersion: `${target.group}/${target.version}`,
+          kind: target.kind,
+          metadata: { name: target.name, namespace: target.namespace },
+          status: payload
+        }
+      })
+
+    /**
+     * One apply; when the schema rejects fields it does not declare, they are learnt and the
+     * apply is repeated without them (a few requests once per process, never again).
+     */
+    const applyLearning = (
+      payload: StatusPayload
+    ): Effect.Effect<{ response: KubeResponse; sent: StatusPayload }, KubeRequestError> =>
+      Effect.suspend(() => {
+        const sent = withoutFields(payload, undeclared)
+        return patch(sent).pipe(
+          Effect.map((response) => ({ response, sent })),
+          Effect.catchIf(
+            (e): e is KubeApiError =>
+              e._tag === "KubeApiError" &&
+              e.status === 500 &&
+              undeclaredFields(e.message).some((f) => !undeclared.has(f)) &&
+              undeclared.size < 32,
+            (e) =>
+              Effect.gen(function* () {
+                const fields = undeclaredFields(e.message).filter((f) => !undeclared.has(f))
+                for (const f of fields) undeclared.add(f)
+                yield* Effect.logInfo(
+                  `${target.plural}.${target.group} does not declare status ${fields.join(", ")}; not writing ${fields.length === 1 ? "it" : "them"}`
+                )
+                return yield* applyLearning(payload)
+              })
+          )
+        )
+      })
+
+    const apply = (payload: StatusPayload, fingerprint: string, now: number) =>
+      applyLearning(payload).pipe(
+        Effect.mapError((e) => toReporterError(e, "patch")),
+        Effect.map(({ response, sent }) => {
+          stats.applies++
+          uid = (response.body as { metadata?: { uid?: string } } | undefined)?.metadata?.uid ?? uid
+          acked = {
+            payload: fingerprint,
+            projection: project(statusOf(response.body), sent),
+            conditions: payload.conditions
+          }
+          checkedAt = now
+          return "written" as const
         })
       )
 
-    const report = (status: RuntimeStatus, options: { readonly final?: boolean } = {}) =>
+    const read = client.request({ method: "GET", path }).pipe(
+      Effect.mapError((e) => toReporterError(e, "get")),
+      Effect.map((response) => {
+        stats.reads++
+        uid = (response.body as { metadata?: { uid?: string } } | undefined)?.metadata?.uid ?? uid
+        return statusOf(response.body)
+      })
+    )
+
+    const report = (status: RuntimeStatus, reportOptions: { readonly final?: boolean } = {}) =>
       Effect.gen(function* () {
+        if (acked === undefined && found === undefined) found = conditionsOf(yield* read)
+        const existing = acked?.conditions ?? found
         const payload = toStatusPayload(status, {
           mode,
-          ...(acked === undefined ? {} : { existingConditions: acked.conditions }),
-          ...(optionsOf.includeUrls === undefined ? {} : { includeUrls: optionsOf.includeUrls }),
-          ...(optionsOf.maxBytes === undefined ? {} : { maxBytes: optionsOf.maxBytes })
+          ...(existing === undefined ? {} : { existingConditions: existing }),
+          ...(options.includeUrls === undefined ? {} : { includeUrls: options.includeUrls }),
+          ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes })
         })
         const fingerprint = stableJson(payload)
         const now = yield* Clock.currentTimeMillis
         if (acked !== undefined && acked.payload === fingerprint) {
-          if (now - checkedAt < resyncMs || options.final === true) {
+          if (now - checkedAt < resyncMs || reportOptions.final === true) {
             stats.skipped++
             return "skipped" as ReportOutcome
           }
           checkedAt = now
-          if (!(yield* drifted(payload))) {
+          stats.driftChecks++
+          if (project(yield* read, withoutFields(payload, undeclared)) === acked.projection) {
             stats.skipped++
             return "skipped" as ReportOutcome
           }
         }
-        if (options.final !== true) {
+        if (reportOptions.final !== true) {
           const taken = takeToken(bucket, rate, now)
           bucket = taken.bucket
           if (taken.waitMs > 0) return yield* new ReportDeferred({ retryAfterMs: taken.waitMs })
         }
         return yield* apply(payload, fingerprint, now)
-      })
+      }).pipe(lock.withPermit)
 
-    const optionsOf = options
     return {
+      /** Applies the owned fields of `status` if they differ from what the server acknowledged. */
       report,
+      /**
+       * Forgets what was acknowledged (e.g. after losing leadership, another replica wrote): the
+       * next report reads the object again and writes.
+       */
+      forget: Effect.sync(() => {
+        acked = undefined
+        found = undefined
+      }).pipe(lock.withPermit),
+      /** The object's uid, once a request has returned it. */
+      uid: (): string | undefined => uid,
+      /** Status fields the target's schema does not declare, learnt from the server. */
+      undeclared: (): ReadonlyArray<string> => [...undeclared].sort(),
       stats: (): ApplierStats => ({ ...stats })
     }
   })
+
+/** A running status applier. */
+export type StatusApplier = Effect.Success<ReturnType<typeof makeStatusApplier>>

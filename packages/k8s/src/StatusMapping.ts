@@ -37,7 +37,8 @@ export const backendStatusOf: Readonly<Record<BackendHealth, DiscoveredBackendSt
 export interface DiscoveredBackend {
   readonly name: string
   readonly status: DiscoveredBackendStatus
-  readonly message: string
+  /** Absent when there is nothing to say. */
+  readonly message?: string
   readonly circuitBreakerState: "closed" | "open" | "half-open"
   readonly consecutiveFailures: number
   readonly url?: string
@@ -81,11 +82,18 @@ const cap = (text: string, max: number) => (text.length <= max ? text : `${text.
 const toBackend = (b: RuntimeStatus["backends"][number], includeUrls: boolean): DiscoveredBackend => ({
   name: b.name,
   status: backendStatusOf[b.health],
-  message: cap(redactText(b.message), MAX_BACKEND_MESSAGE),
+  // Kubernetes 1.20's server-side apply turns "" into null and rejects it: leave empty strings out.
+  ...(b.message === "" ? {} : { message: cap(redactText(b.message), MAX_BACKEND_MESSAGE) }),
   circuitBreakerState: b.circuit,
   consecutiveFailures: b.consecutiveFailures,
   ...(includeUrls && b.url !== undefined ? { url: redactUrl(b.url) } : {})
 })
+
+/**
+ * A condition's `message` is required by the CRDs, and Kubernetes 1.20's server-side apply turns
+ * an empty string into null and rejects it: an empty message becomes the reason.
+ */
+const nonEmptyMessage = (c: Condition): Condition => (c.message === "" ? { ...c, message: c.reason } : c)
 
 const keepTransitionTimes = (
   conditions: ReadonlyArray<Condition>,
@@ -127,7 +135,10 @@ export const toStatusPayload = (status: RuntimeStatus, options: MappingOptions):
       ? status.conditions
       : status.conditions.filter((c) => RuntimeConditionTypes.includes(c.type))
   const conditions = keepTransitionTimes(
-    owned.slice().sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)),
+    owned
+      .slice()
+      .sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0))
+      .map(nonEmptyMessage),
     options.existingConditions
   )
   const backends = status.backends.map((b) => toBackend(b, includeUrls))

@@ -24,7 +24,7 @@ describe("toStatusPayload", () => {
       lastDiscoveryTime: T0
     })
     expect(payload.discoveredBackends).toEqual([
-      { name: "github", status: "ready", message: "", circuitBreakerState: "closed", consecutiveFailures: 0 },
+      { name: "github", status: "ready", circuitBreakerState: "closed", consecutiveFailures: 0 },
       {
         name: "jira",
         status: "unavailable",

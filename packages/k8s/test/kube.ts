@@ -1,0 +1,83 @@
+/** Helpers for the tests that run against the real API server from the testkit. */
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { kubeconfigYaml, type KubeClient as TestClient } from "@vmcp-status/testkit"
+import type { KubeTestEnv } from "@vmcp-status/testkit/vitest"
+import { Effect, Stream, SubscriptionRef } from "effect"
+import { objectPath, type Target, ToolhiveVirtualMcpServer } from "../src/Target.ts"
+
+/** The group our own CRD is served under in tests (toolhive's real CRD holds toolhive's group). */
+export const OWN_CRD_GROUP = "standalone.vmcp-status.test"
+
+/** A target in `namespace` against toolhive's real CRD. */
+export const toolhiveTarget = (namespace: string, name = "vmcp"): Target => ({
+  ...ToolhiveVirtualMcpServer,
+  namespace,
+  name
+})
+
+/** A target in `namespace` against our own CRD. */
+export const ownTarget = (namespace: string, name = "vmcp"): Target => ({
+  ...ToolhiveVirtualMcpServer,
+  group: OWN_CRD_GROUP,
+  namespace,
+  name
+})
+
+const ok = async (what: string, promise: ReturnType<TestClient["request"]>) => {
+  const res = await promise
+  if (res.status < 200 || res.status >= 300) throw new Error(`${what}: HTTP ${res.status}: ${res.text}`)
+  return res
+}
+
+/** Creates the VirtualMCPServer (a valid toolhive spec) and returns its uid. */
+export const createObject = async (admin: TestClient, target: Target): Promise<string> => {
+  const res = await ok(
+    `create ${target.name}`,
+    admin.request({
+      method: "POST",
+      path: `/apis/${target.group}/${target.version}/namespaces/${target.namespace}/${target.plural}`,
+      body: {
+        apiVersion: `${target.group}/${target.version}`,
+        kind: target.kind,
+        metadata: { name: target.name, namespace: target.namespace },
+        spec: { groupRef: { name: "tools" }, incomingAuth: { type: "anonymous" } }
+      }
+    })
+  )
+  return (res.body as { metadata: { uid: string } }).metadata.uid
+}
+
+/** The object as the API server has it. */
+export const getObject = async (admin: TestClient, target: Target) =>
+  (await ok(`get ${target.name}`, admin.request({ method: "GET", path: objectPath(target) }))).body as {
+    metadata: { managedFields?: Array<{ manager: string; subresource?: string; fieldsV1?: unknown }> }
+    status?: Record<string, unknown> & {
+      conditions?: Array<{ type: string; status: string; reason: string; lastTransitionTime: string }>
+      discoveredBackends?: Array<{ name: string; status: string }>
+    }
+  }
+
+/** Writes a kubeconfig for `token` against `server` (the API server or a fault proxy) and returns its path. */
+export const kubeconfigFile = (options: { server: string; ca: string; token: string }): string => {
+  const file = join(mkdtempSync(join(tmpdir(), "vmcp-k8s-kubeconfig-")), "config")
+  writeFileSync(file, kubeconfigYaml(options), { mode: 0o600 })
+  return file
+}
+
+/** The admin kubeconfig pointed at `server` (e.g. a fault proxy presenting the server's certificate). */
+export const adminKubeconfig = (kube: KubeTestEnv, server = kube.connection.url) =>
+  kubeconfigFile({ server, ca: kube.connection.ca, token: kube.connection.adminToken })
+
+/** Waits (without time passing) until `ref` holds a value satisfying `predicate`. */
+export const awaitRef = <A>(ref: SubscriptionRef.SubscriptionRef<A>, predicate: (a: A) => boolean) =>
+  SubscriptionRef.changes(ref).pipe(
+    Stream.filter(predicate),
+    Stream.take(1),
+    Stream.runCollect,
+    Effect.map((values) => values[0] as A)
+  )
+
+/** Lets real I/O (sockets) make progress: one turn of the Node event loop, no clock involved. */
+export const ioTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
