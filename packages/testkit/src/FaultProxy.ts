@@ -57,6 +57,8 @@ export interface RequestCount {
   readonly method: string
   readonly path: string
   readonly count: number
+  /** Request body bytes received (from `content-length`), e.g. bytes written to the API server. */
+  readonly bytes: number
 }
 
 export interface FaultProxyOptions {
@@ -268,7 +270,8 @@ export const startFaultProxy = async (options: FaultProxyOptions): Promise<Fault
     const path = new URL(req.url ?? "/", "https://127.0.0.1").pathname
     const key = `${method} ${path}`
     const counter = counters.get(key)
-    counters.set(key, { method, path, count: (counter?.count ?? 0) + 1 })
+    const bytes = Number(req.headers["content-length"] ?? 0) || 0
+    counters.set(key, { method, path, count: (counter?.count ?? 0) + 1, bytes: (counter?.bytes ?? 0) + bytes })
 
     const now = Date.now()
     const rule = rules.find(

@@ -63,7 +63,7 @@ const call = (p: FaultProxyHandle, path: string, options: Omit<Parameters<typeof
   httpsCall(`${p.url}${path}`, { ca: p.ca, ...options })
 
 describe("fault proxy", () => {
-  it("forwards to the upstream over TLS on both sides and counts requests by method and path", async () => {
+  it("forwards to the upstream over TLS on both sides and counts requests and body bytes by method and path", async () => {
     const p = await proxy()
     expect(p.url).toBe(`https://127.0.0.1:${p.port}`)
     const res = await call(p, "/echo/a?watch=1", { method: "POST", body: "hello" })
@@ -74,10 +74,10 @@ describe("fault proxy", () => {
     await call(p, "/other", { method: "PATCH", body: "{}" })
     expect(p.counts()).toEqual(
       expect.arrayContaining([
-        { method: "POST", path: "/echo/a", count: 1 },
-        { method: "GET", path: "/echo/a", count: 1 },
-        { method: "GET", path: "/echo/b", count: 1 },
-        { method: "PATCH", path: "/other", count: 1 }
+        { method: "POST", path: "/echo/a", count: 1, bytes: 5 },
+        { method: "GET", path: "/echo/a", count: 1, bytes: 0 },
+        { method: "GET", path: "/echo/b", count: 1, bytes: 0 },
+        { method: "PATCH", path: "/other", count: 1, bytes: 2 }
       ])
     )
     expect(p.count()).toBe(4)
