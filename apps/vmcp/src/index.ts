@@ -1,2 +1,7 @@
+export * from "./Aggregation.ts"
+export * from "./BackendConnection.ts"
 export * from "./Commands.ts"
 export * from "./Config.ts"
+export * from "./Gateway.ts"
+export * from "./HttpServer.ts"
+export * from "./McpEndpoint.ts"

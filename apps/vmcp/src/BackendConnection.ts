@@ -1,0 +1,203 @@
+import {
+  type CallToolResult,
+  Client,
+  StreamableHTTPClientTransport,
+  type Tool
+} from "@modelcontextprotocol/client"
+import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/client/stdio"
+import { type Transport as CoreTransport, redactUrl } from "@vmcp-status/core"
+import { type BackendConfig, expandEnv } from "./Config.ts"
+
+/** The client identity the gateway presents to its backends. */
+const CLIENT_INFO = { name: "vmcp", version: "0.1.0" }
+
+/**
+ * One backend MCP server, reached over one kept session (a spawned process for stdio). The
+ * session is opened lazily and re-opened after it closes or a request on it fails, so a
+ * backend that restarts is picked up by the next probe or call.
+ */
+export interface BackendConnection {
+  readonly name: string
+  readonly transport: CoreTransport
+  /** The backend URL with credentials and secret query parameters redacted (stdio: the command). */
+  readonly displayUrl: string
+  /** MCP `ping` on the kept session (opening it first if needed). */
+  readonly ping: (options: { readonly timeoutMs: number; readonly signal?: AbortSignal }) => Promise<void>
+  /** `tools/list` on the kept session; the result also becomes `tools()`. */
+  readonly listTools: (options: {
+    readonly timeoutMs: number
+    readonly signal?: AbortSignal
+  }) => Promise<ReadonlyArray<Tool>>
+  /** The tools from the last successful `listTools` (empty before it). */
+  readonly tools: () => ReadonlyArray<Tool>
+  /** Calls a tool by its backend-side name. */
+  readonly callTool: (
+    name: string,
+    args: Record<string, unknown> | undefined,
+    options: { readonly timeoutMs: number; readonly signal?: AbortSignal }
+  ) => Promise<CallToolResult>
+  /** Called when the backend announces `notifications/tools/list_changed`. */
+  onToolsChanged: (() => void) | undefined
+  /** Closes the session (and stops a stdio process). */
+  readonly close: () => Promise<void>
+}
+
+/** Options of `makeBackendConnection`. */
+export interface BackendConnectionOptions {
+  /** Environment for `${VAR}` in `env`/`headers` and for stdio children (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** Where a stdio backend's stderr goes (default: ignored, so it cannot garble the status lines). */
+  readonly stderr?: "inherit" | "ignore"
+  /** Timeout of opening a session (default 10 s). */
+  readonly connectTimeoutMs?: number
+}
+
+const withTimeout = <A>(promise: Promise<A>, ms: number, what: string): Promise<A> => {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * Makes a connection to one configured backend. Nothing is opened until the first request.
+ *
+ * @example
+ * ```ts
+ * import { makeBackendConnection } from "@vmcp-status/vmcp"
+ *
+ * const clock = makeBackendConnection({ name: "clock", transport: "stdio", command: "node",
+ *   args: ["examples/backends/clock.ts"], env: {}, headers: {} })
+ * await clock.ping({ timeoutMs: 5000 })
+ * await clock.close()
+ * ```
+ */
+export const makeBackendConnection = (
+  config: BackendConfig,
+  options: BackendConnectionOptions = {}
+): BackendConnection => {
+  const env = options.env ?? process.env
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000
+  let session: Promise<Client> | undefined
+  let closed = false
+  let tools: ReadonlyArray<Tool> = []
+
+  const makeTransport = () => {
+    if (config.transport === "stdio") {
+      const childEnv: Record<string, string> = { ...getDefaultEnvironment() }
+      for (const [key, value] of Object.entries(config.env)) childEnv[key] = expandEnv(value, env)
+      return new StdioClientTransport({
+        command: config.command!,
+        args: [...config.args],
+        env: childEnv,
+        stderr: options.stderr ?? "ignore",
+        ...(config.cwd === undefined ? {} : { cwd: config.cwd })
+      })
+    }
+    const headers: Record<string, string> = {}
+    for (const [key, value] of Object.entries(config.headers)) headers[key] = expandEnv(value, env)
+    return new StreamableHTTPClientTransport(new URL(config.url!), { requestInit: { headers } })
+  }
+
+  const open = async (): Promise<Client> => {
+    const client: Client = new Client(CLIENT_INFO, {
+      listChanged: {
+        tools: {
+          // The gateway refreshes on its own schedule; it only needs to know that it should.
+          autoRefresh: false,
+          onChanged: () => connection.onToolsChanged?.()
+        }
+      }
+    })
+    const transport = makeTransport()
+    client.onclose = () => {
+      if (current === client) drop()
+    }
+    try {
+      await withTimeout(client.connect(transport), connectTimeoutMs, `connecting to ${config.name}`)
+    } catch (error) {
+      await client.close().catch(() => undefined)
+      throw error
+    }
+    if (closed) {
+      await client.close().catch(() => undefined)
+      throw new Error(`backend ${config.name} is closed`)
+    }
+    current = client
+    return client
+  }
+
+  let current: Client | undefined
+  const drop = () => {
+    const old = current
+    current = undefined
+    session = undefined
+    if (old !== undefined) void old.close().catch(() => undefined)
+  }
+
+  const client = (): Promise<Client> => {
+    if (closed) return Promise.reject(new Error(`backend ${config.name} is closed`))
+    if (session === undefined) {
+      const opening = open()
+      session = opening
+      opening.catch(() => {
+        if (session === opening) session = undefined
+      })
+    }
+    return session
+  }
+
+  /** Runs a request; a failure that is not an MCP-level error drops the session so the next one reconnects. */
+  const request = async <A>(run: (c: Client) => Promise<A>): Promise<A> => {
+    const c = await client()
+    try {
+      return await run(c)
+    } catch (error) {
+      if (current === c) drop()
+      throw error
+    }
+  }
+
+  const connection: BackendConnection = {
+    name: config.name,
+    transport: config.transport,
+    displayUrl: config.transport === "stdio" ? `stdio:${config.command ?? ""}` : redactUrl(config.url ?? ""),
+    ping: ({ timeoutMs, signal }) =>
+      request((c) => c.ping({ timeout: timeoutMs, ...(signal === undefined ? {} : { signal }) })).then(
+        () => undefined
+      ),
+    listTools: async ({ timeoutMs, signal }) => {
+      const result = await request((c) =>
+        c.listTools(undefined, {
+          timeout: timeoutMs,
+          cacheMode: "bypass",
+          ...(signal === undefined ? {} : { signal })
+        })
+      )
+      tools = result.tools
+      return tools
+    },
+    tools: () => tools,
+    callTool: (name, args, { timeoutMs, signal }) =>
+      client().then(
+        (c) =>
+          c.callTool(
+            { name, ...(args === undefined ? {} : { arguments: args }) },
+            { timeout: timeoutMs, ...(signal === undefined ? {} : { signal }) }
+          ) as Promise<CallToolResult>
+      ),
+    onToolsChanged: undefined,
+    close: async () => {
+      closed = true
+      const pending = session
+      session = undefined
+      current = undefined
+      if (pending !== undefined) {
+        const c = await pending.catch(() => undefined)
+        await c?.close().catch(() => undefined)
+      }
+    }
+  }
+  return connection
+}

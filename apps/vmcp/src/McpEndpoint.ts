@@ -1,0 +1,172 @@
+import { randomUUID } from "node:crypto"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { toNodeHandler } from "@modelcontextprotocol/node"
+import {
+  type CallToolResult,
+  createMcpHandler,
+  isInitializeRequest,
+  isLegacyRequest,
+  ProtocolError,
+  ProtocolErrorCode,
+  Server,
+  WebStandardStreamableHTTPServerTransport
+} from "@modelcontextprotocol/server"
+import type { RoutedTool } from "./Aggregation.ts"
+
+/** What the endpoint serves: the current tool table and a way to call a tool. */
+export interface ToolRouter {
+  readonly tools: () => ReadonlyArray<RoutedTool>
+  /** Calls an aggregated tool; throws `ProtocolError` for an unknown tool. */
+  readonly call: (
+    name: string,
+    args: Record<string, unknown> | undefined,
+    signal: AbortSignal
+  ) => Promise<CallToolResult>
+}
+
+/** The aggregated MCP endpoint, served over Streamable HTTP. */
+export interface McpEndpoint {
+  /** The `node:http` handler for the MCP path. */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>
+  /** Announces `notifications/tools/list_changed` to every connected client. */
+  readonly toolsChanged: () => void
+  /** Open 2025-era sessions. */
+  readonly sessionCount: () => number
+  /** Closes every session. */
+  readonly close: () => Promise<void>
+}
+
+interface Session {
+  readonly transport: WebStandardStreamableHTTPServerTransport
+  readonly server: Server
+  /** The client's GET stream is open, so notifications reach it. */
+  listening: boolean
+  /** The tools changed before the GET stream opened: announce it once it does. */
+  pending: boolean
+}
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } })
+
+const rpcError = (code: number, message: string) => ({ jsonrpc: "2.0", id: null, error: { code, message } })
+
+/**
+ * Serves the aggregated tools to MCP clients of both protocol eras: 2025-era clients get a
+ * session (`initialize`, `Mcp-Session-Id`, a GET stream for notifications); 2026-07-28 clients
+ * are served per request with `subscriptions/listen` for change notifications.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "node:http"
+ * import { makeMcpEndpoint } from "@vmcp-status/vmcp"
+ *
+ * const endpoint = makeMcpEndpoint({ name: "vmcp", version: "0.1.0", router: { tools: () => [], call: async () => ({ content: [] }) } })
+ * createServer((req, res) => void endpoint.handle(req, res)).listen(4483, "127.0.0.1")
+ * ```
+ */
+export const makeMcpEndpoint = (options: {
+  readonly name: string
+  readonly version: string
+  readonly router: ToolRouter
+}): McpEndpoint => {
+  const { router } = options
+  const sessions = new Map<string, Session>()
+
+  const makeServer = (): Server => {
+    const server = new Server(
+      { name: options.name, version: options.version },
+      { capabilities: { tools: { listChanged: true } } }
+    )
+    server.setRequestHandler("tools/list", () => ({ tools: router.tools().map((t) => t.tool) }))
+    server.setRequestHandler("tools/call", (request, ctx) => {
+      if (!router.tools().some((t) => t.name === request.params.name))
+        throw new ProtocolError(
+          ProtocolErrorCode.InvalidParams,
+          `Tool ${request.params.name} not found or its backend is unavailable`
+        )
+      return router.call(request.params.name, request.params.arguments, ctx.mcpReq.signal)
+    })
+    return server
+  }
+
+  const modern = createMcpHandler(() => makeServer(), { legacy: "reject" })
+
+  const legacy = async (request: Request, parsedBody: unknown): Promise<Response> => {
+    const sessionId = request.headers.get("mcp-session-id")
+    if (sessionId !== null) {
+      const session = sessions.get(sessionId)
+      if (session === undefined)
+        return json(404, rpcError(ProtocolErrorCode.InvalidRequest, "Session not found: initialize again"))
+      const response = await session.transport.handleRequest(request, { parsedBody })
+      if (request.method === "GET" && response.ok) {
+        session.listening = true
+        if (session.pending) {
+          session.pending = false
+          setImmediate(() => void session.server.sendToolListChanged().catch(() => undefined))
+        }
+      }
+      return response
+    }
+    if (request.method === "POST" && isInitializeRequest(parsedBody)) {
+      const server = makeServer()
+      const transport: WebStandardStreamableHTTPServerTransport =
+        new WebStandardStreamableHTTPServerTransport({
+          sessionIdGenerator: randomUUID,
+          onsessioninitialized: (id) => {
+            sessions.set(id, { transport, server, listening: false, pending: false })
+          },
+          onsessionclosed: (id) => {
+            sessions.delete(id)
+          }
+        })
+      transport.onclose = () => {
+        if (transport.sessionId !== undefined) sessions.delete(transport.sessionId)
+      }
+      await server.connect(transport)
+      return transport.handleRequest(request, { parsedBody })
+    }
+    return json(400, rpcError(ProtocolErrorCode.InvalidRequest, "No valid session ID provided"))
+  }
+
+  const node = toNodeHandler({
+    fetch: async (request: Request): Promise<Response> => {
+      const parsedBody: unknown =
+        request.method === "POST"
+          ? await request
+              .clone()
+              .json()
+              .catch(() => undefined)
+          : undefined
+      return (await isLegacyRequest(request, parsedBody))
+        ? legacy(request, parsedBody)
+        : modern.fetch(request, { parsedBody })
+    }
+  })
+
+  return {
+    handle: async (req, res) => {
+      try {
+        await node(req as Parameters<typeof node>[0], res)
+      } catch {
+        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" })
+        res.end(JSON.stringify(rpcError(ProtocolErrorCode.InternalError, "internal error")))
+      }
+    },
+    toolsChanged: () => {
+      // A 2025-era client opens its GET stream just after `initialize`; a change before that
+      // would be lost, so it is announced as soon as the stream opens.
+      for (const s of sessions.values()) {
+        if (s.listening) void s.server.sendToolListChanged().catch(() => undefined)
+        else s.pending = true
+      }
+      modern.notify.toolsChanged()
+    },
+    sessionCount: () => sessions.size,
+    close: async () => {
+      const open = [...sessions.values()]
+      sessions.clear()
+      await Promise.allSettled(open.map((s) => s.server.close()))
+      await modern.close()
+    }
+  }
+}

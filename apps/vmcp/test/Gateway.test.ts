@@ -1,0 +1,109 @@
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
+import { type McpBackendHandle, startMcpBackend, stdioBackendCommand } from "@vmcp-status/testkit"
+import { Effect } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import { makeBackendConnection } from "../src/BackendConnection.ts"
+import { decodeConfig } from "../src/Config.ts"
+import { makeGateway } from "../src/Gateway.ts"
+import { type HttpServer, startHttpServer } from "../src/HttpServer.ts"
+import { makeMcpEndpoint } from "../src/McpEndpoint.ts"
+
+const cleanups: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+const waitFor = async (what: string, check: () => boolean | Promise<boolean>) => {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+const setup = async () => {
+  const web = await startMcpBackend({
+    name: "web",
+    tools: [{ name: "search", text: "found it" }, { name: "echo" }]
+  })
+  cleanups.push(() => web.close())
+  const stdio = stdioBackendCommand({ name: "local", tools: [{ name: "echo", text: "local echo" }] })
+  const config = Effect.runSync(
+    decodeConfig(
+      {
+        calls: { timeout: "5s" },
+        backends: [
+          { name: "web", transport: "streamable-http", url: web.url },
+          { name: "local", transport: "stdio", command: stdio.command, args: stdio.args }
+        ]
+      },
+      "test"
+    )
+  )
+  const connections = config.backends.map((b) => makeBackendConnection(b))
+  const gateway = makeGateway(config, connections)
+  cleanups.push(() => gateway.close())
+  const endpoint = makeMcpEndpoint({ name: "vmcp", version: "0.0.0", router: gateway })
+  cleanups.push(() => endpoint.close())
+  gateway.onToolsChanged = () => endpoint.toolsChanged()
+  const http: HttpServer = await startHttpServer({
+    host: "127.0.0.1",
+    port: 0,
+    endpoint,
+    ready: () => true,
+    status: () => undefined
+  })
+  cleanups.push(() => http.close())
+  for (const c of connections) {
+    await c.listTools({ timeoutMs: 5000 })
+    gateway.setRoutable(c.name, true)
+  }
+  let changes = 0
+  const client = new Client(
+    { name: "test-client", version: "0.0.0" },
+    { listChanged: { tools: { autoRefresh: false, debounceMs: 0, onChanged: () => void changes++ } } }
+  )
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${http.url}/mcp`)))
+  cleanups.push(() => client.close())
+  return { web: web as McpBackendHandle, gateway, client, http, changes: () => changes }
+}
+
+describe("the aggregated endpoint", () => {
+  it("lists the tools of HTTP and stdio backends, prefixed, and routes calls to the right one", async () => {
+    const { client } = await setup()
+    const { tools } = await client.listTools(undefined, { cacheMode: "bypass" })
+    expect(tools.map((t) => t.name)).toEqual(["local_echo", "web_echo", "web_search"])
+    const local = await client.callTool({ name: "local_echo" })
+    expect(local.content).toEqual([{ type: "text", text: "local echo" }])
+    const search = await client.callTool({ name: "web_search" })
+    expect(search.content).toEqual([{ type: "text", text: "found it" }])
+  })
+
+  it("hides an unroutable backend's tools and announces tools/list_changed", async () => {
+    const { client, gateway, changes } = await setup()
+    gateway.setRoutable("web", false)
+    await waitFor("a tools/list_changed notification", () => changes() > 0)
+    const { tools } = await client.listTools(undefined, { cacheMode: "bypass" })
+    expect(tools.map((t) => t.name)).toEqual(["local_echo"])
+    await expect(client.callTool({ name: "web_search" })).rejects.toThrow(
+      /not found or its backend is unavailable/
+    )
+  })
+
+  it("a call to a backend that went away ends as a tool error naming the backend, not a hang", async () => {
+    const { client, web } = await setup()
+    await web.setMode("down")
+    const result = await client.callTool({ name: "web_search" })
+    expect(result.isError).toBe(true)
+    expect(JSON.stringify(result.content)).toContain("on backend web failed")
+    expect(JSON.stringify(result.content)).not.toContain("127.0.0.1")
+  })
+
+  it("serves /healthz, /readyz and 404 elsewhere", async () => {
+    const { http } = await setup()
+    expect((await fetch(`${http.url}/healthz`)).status).toBe(200)
+    expect((await fetch(`${http.url}/readyz`)).status).toBe(200)
+    expect((await fetch(`${http.url}/status`)).status).toBe(503)
+    expect((await fetch(`${http.url}/nope`)).status).toBe(404)
+  })
+})
