@@ -1,1 +1,8 @@
-export {}
+export * from "./CircuitBreaker.ts"
+export * from "./Config.ts"
+export * from "./ErrorCategory.ts"
+export * from "./Errors.ts"
+export type { CircuitInfo, HealthSnapshot } from "./HealthChecker.ts"
+export * as HealthChecker from "./HealthChecker.ts"
+export * from "./HealthState.ts"
+export * from "./Publish.ts"

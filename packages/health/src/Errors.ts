@@ -1,0 +1,18 @@
+import { Schema } from "effect"
+
+/**
+ * The health configuration is invalid. `field` is the path of the offending value
+ * (`backends[2].url`, `interval`), `message` says what is expected.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { InvalidHealthConfig } from "@vmcp-status/health"
+ *
+ * Effect.fail(new InvalidHealthConfig({ field: "backends[0].url", message: "expected an http(s) URL" }))
+ * ```
+ */
+export class InvalidHealthConfig extends Schema.TaggedError<InvalidHealthConfig>()("InvalidHealthConfig", {
+  field: Schema.String,
+  message: Schema.String
+}) {}

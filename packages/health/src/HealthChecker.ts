@@ -1,0 +1,359 @@
+import {
+  type BackendHealthReport,
+  jitteredInterval,
+  redactUrl,
+  stableJson,
+  type Timestamp,
+  toTimestamp
+} from "@vmcp-status/core"
+import {
+  Cause,
+  Clock,
+  Effect,
+  Exit,
+  Queue,
+  Random,
+  Scope,
+  Semaphore,
+  type Stream,
+  SubscriptionRef
+} from "effect"
+import { afterProbe, type Breaker, beforeProbe, closedBreaker } from "./CircuitBreaker.ts"
+import {
+  type BackendConfig,
+  type HealthOptions,
+  type ResolvedOptions,
+  resolveOptions,
+  validateBackends
+} from "./Config.ts"
+import type { ProbeFailure } from "./ErrorCategory.ts"
+import type { InvalidHealthConfig } from "./Errors.ts"
+import { type HealthState, initialHealthState, nextHealthState, type ProbeOutcome } from "./HealthState.ts"
+import { makeProber, type Prober } from "./internal/Prober.ts"
+
+/** What the health checker knows at one moment: what `deriveStatus` needs. */
+export interface HealthSnapshot {
+  /** One report per configured backend, sorted by name. */
+  readonly backends: ReadonlyArray<BackendHealthReport>
+  /** True once every backend configured at start (and any added before that) has been probed once. Stays true. */
+  readonly initialRoundComplete: boolean
+  /**
+   * When discovery last found a different set of tools (the first discovery included), across
+   * all backends. A periodic discovery that finds the same tools does not move it, so it never
+   * causes a status write by itself.
+   */
+  readonly lastDiscoveryTime: Timestamp | undefined
+}
+
+/** The circuit breaker of one backend. */
+export interface CircuitInfo {
+  readonly name: string
+  readonly state: Breaker["state"]
+  /** When `state` last changed. */
+  readonly changedAt: Timestamp
+  /** While open: when one half-open probe will be let through. */
+  readonly openUntil: Timestamp | undefined
+  readonly consecutiveFailures: number
+}
+
+/** A running health checker. */
+export interface HealthChecker {
+  /** The latest snapshot. */
+  readonly current: Effect.Effect<HealthSnapshot>
+  /** The current snapshot, then every change (one per probe result or configuration change). */
+  readonly changes: Stream.Stream<HealthSnapshot>
+  /**
+   * Replaces the backend list. Backends whose configuration changed in any way (credentials
+   * included) restart from `unknown` with a fresh session and a closed circuit; removed ones are
+   * stopped, their sessions closed, and never report again.
+   */
+  readonly setBackends: (backends: ReadonlyArray<BackendConfig>) => Effect.Effect<void, InvalidHealthConfig>
+  /** Every backend's circuit breaker, sorted by name. */
+  readonly circuits: Effect.Effect<ReadonlyArray<CircuitInfo>>
+  /** Stops probing and closes every session and child process. Idempotent. */
+  readonly stop: Effect.Effect<void>
+}
+
+interface Runner {
+  readonly config: BackendConfig
+  readonly scope: Scope.Closeable
+  health: HealthState
+  breaker: Breaker
+  toolCount: number
+  toolsKey: string | undefined
+  lastDiscoveryAt: number | undefined
+  lastCheckAt: number | undefined
+  latencyMs: number | undefined
+  probed: boolean
+}
+
+const configKey = (config: BackendConfig): string => {
+  const { check: _check, ...data } = config as BackendConfig & { check?: unknown }
+  return stableJson(data)
+}
+
+const sameConfig = (a: BackendConfig, b: BackendConfig): boolean =>
+  configKey(a) === configKey(b) && ("check" in a ? "check" in b && a.check === b.check : !("check" in b))
+
+const reportUrl = (config: BackendConfig): string | undefined =>
+  "url" in config && config.url !== undefined ? redactUrl(config.url) : undefined
+
+const circuitNote = (breaker: Breaker): string => {
+  if (breaker.state === "closed") return ""
+  const since = `circuit ${breaker.state} since ${toTimestamp(breaker.changedAt)}`
+  return breaker.state === "open" ? `${since}, next probe at ${toTimestamp(breaker.openUntil)}` : since
+}
+
+const toReport = (runner: Runner): BackendHealthReport => {
+  const url = reportUrl(runner.config)
+  const note = circuitNote(runner.breaker)
+  const message =
+    note === ""
+      ? runner.health.message
+      : runner.health.message === ""
+        ? note
+        : `${runner.health.message}; ${note}`
+  return {
+    name: runner.config.name,
+    transport: runner.config.transport,
+    ...(url === undefined ? {} : { url }),
+    health: runner.health.health,
+    message,
+    toolCount: runner.toolCount,
+    consecutiveFailures: runner.health.consecutiveFailures,
+    circuit: runner.breaker.state,
+    lastTransitionTime: toTimestamp(runner.health.lastTransitionAt),
+    ...(runner.lastCheckAt === undefined ? {} : { lastCheckTime: toTimestamp(runner.lastCheckAt) }),
+    ...(runner.latencyMs === undefined ? {} : { latencyMs: runner.latencyMs })
+  }
+}
+
+const describeDefect = (cause: Cause.Cause<ProbeFailure>): ProbeFailure => {
+  const failure = Cause.findError(cause)
+  return failure._tag === "Success" ? failure.success : { category: "probe_error", detail: "probe crashed" }
+}
+
+/**
+ * Starts checking the health of `options.backends` in the current `Scope` (closing it stops
+ * the checker). Each backend gets its own fiber that probes it every `interval` (jittered),
+ * at most `concurrency` probes run at once, every probe is bounded by `timeout` (an Effect
+ * timeout, so `TestClock` drives it in tests), and a per-backend circuit breaker stops probing a
+ * backend that keeps failing. Results feed the pure state machine (`nextHealthState`) and come
+ * out as `HealthSnapshot`s on `changes`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { HealthChecker } from "@vmcp-status/health"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const checker = yield* HealthChecker.make({
+ *     backends: [{ name: "github", transport: "streamable-http", url: "http://127.0.0.1:8080/mcp" }]
+ *   })
+ *   yield* checker.changes.pipe(Stream.take(2), Stream.runForEach((s) => Effect.log(s.backends[0]?.health)))
+ * }))
+ * ```
+ */
+export const make = Effect.fnUntraced(function* (options: HealthOptions) {
+  const { backends: initialBackends, ...rest } = options
+  const settings: ResolvedOptions = yield* resolveOptions(rest)
+  const validated = yield* validateBackends(initialBackends)
+  const outerScope = yield* Effect.scope
+  const semaphore = yield* Semaphore.make(settings.concurrency)
+  const configLock = yield* Semaphore.make(1)
+  const runners = new Map<string, Runner>()
+  let roundComplete = false
+  let stopped = false
+  const thresholds = { unhealthyAfter: settings.unhealthyAfter, slowMs: settings.slowMs }
+
+  const snapshot = (): HealthSnapshot => {
+    const all = [...runners.values()]
+    if (!roundComplete && all.every((r) => r.probed)) roundComplete = true
+    let lastDiscovery: number | undefined
+    for (const r of all)
+      if (
+        r.lastDiscoveryAt !== undefined &&
+        (lastDiscovery === undefined || r.lastDiscoveryAt > lastDiscovery)
+      )
+        lastDiscovery = r.lastDiscoveryAt
+    return {
+      backends: all.map(toReport).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+      initialRoundComplete: roundComplete,
+      lastDiscoveryTime: lastDiscovery === undefined ? undefined : toTimestamp(lastDiscovery)
+    }
+  }
+
+  const ref = yield* SubscriptionRef.make<HealthSnapshot>(snapshot())
+  /** Publishes the runner's news, unless it was removed or replaced meanwhile. */
+  const publish = (runner?: Runner) =>
+    Effect.suspend(() => {
+      if (stopped || (runner !== undefined && runners.get(runner.config.name) !== runner)) return Effect.void
+      return SubscriptionRef.set(ref, snapshot())
+    })
+
+  const timed = <A>(effect: Effect.Effect<A, ProbeFailure>) =>
+    effect.pipe(
+      Effect.timeoutOrElse({
+        duration: settings.timeoutMs,
+        orElse: () =>
+          Effect.fail<ProbeFailure>({
+            category: "timeout",
+            detail: `no answer within ${settings.timeoutMs} ms`
+          })
+      }),
+      Effect.catchCause((cause) => Effect.fail(describeDefect(cause)))
+    )
+
+  const recordTools = (runner: Runner, count: number, key: string, at: number) => {
+    if (runner.toolsKey !== key) {
+      runner.toolsKey = key
+      runner.lastDiscoveryAt = at
+    }
+    runner.toolCount = count
+  }
+
+  const loop = (runner: Runner, prober: Prober, wake: Queue.Queue<void>) =>
+    Effect.gen(function* () {
+      let nextDue = yield* Clock.currentTimeMillis
+      let discoveryDue = 0
+      while (true) {
+        const now = yield* Clock.currentTimeMillis
+        if (nextDue > now) {
+          const woken = yield* Effect.raceFirst(
+            Effect.as(Effect.sleep(nextDue - now), false),
+            Effect.as(Queue.take(wake), true)
+          )
+          if (woken) {
+            // tools/list_changed: discover now, on the kept session, if the circuit is closed.
+            if (runner.breaker.state !== "closed") continue
+            const found = yield* Effect.exit(semaphore.withPermit(timed(prober.discover)))
+            const at = yield* Clock.currentTimeMillis
+            if (Exit.isSuccess(found) && found.value !== undefined) {
+              recordTools(runner, found.value.count, found.value.key, at)
+              discoveryDue = at + settings.discoveryIntervalMs
+              yield* publish(runner)
+            } else discoveryDue = 0
+            continue
+          }
+        }
+        const decision = beforeProbe(runner.breaker, yield* Clock.currentTimeMillis)
+        if (!decision.allowed) {
+          nextDue = runner.breaker.openUntil
+          continue
+        }
+        if (decision.breaker !== runner.breaker) {
+          runner.breaker = decision.breaker
+          yield* publish(runner)
+        }
+        const start = yield* Clock.currentTimeMillis
+        nextDue = start + jitteredInterval(settings.intervalMs, settings.jitter, yield* Random.next)
+        const discover = start >= discoveryDue
+        const result = yield* semaphore.withPermit(
+          Effect.gen(function* () {
+            const t0 = yield* Clock.currentTimeMillis
+            const exit = yield* Effect.exit(timed(prober.probe(discover)))
+            const t1 = yield* Clock.currentTimeMillis
+            return { exit, t1, latencyMs: t1 - t0 }
+          })
+        )
+        const { exit, t1, latencyMs } = result
+        const outcome: ProbeOutcome = Exit.isSuccess(exit)
+          ? { _tag: "Success", latencyMs }
+          : { _tag: "Failure", failure: describeDefect(exit.cause) }
+        runner.health = nextHealthState(runner.health, outcome, thresholds, t1)
+        const breakerOk = outcome._tag === "Success" || outcome.failure.category === "rate_limited"
+        runner.breaker = afterProbe(runner.breaker, breakerOk, t1, settings.breaker)
+        if (runner.breaker.state === "open") nextDue = Math.max(nextDue, runner.breaker.openUntil)
+        if (Exit.isSuccess(exit) && exit.value.discovered !== undefined) {
+          recordTools(runner, exit.value.discovered.count, exit.value.discovered.key, t1)
+          discoveryDue = t1 + settings.discoveryIntervalMs
+        }
+        runner.lastCheckAt = t1
+        runner.latencyMs = latencyMs
+        runner.probed = true
+        yield* publish(runner)
+      }
+    })
+
+  const startRunner = (config: BackendConfig) =>
+    Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const scope = yield* Scope.make()
+      const wake = yield* Queue.sliding<void>(1)
+      const prober = makeProber(config, settings.clientInfo, settings.timeoutMs + 5_000, () => {
+        Queue.offerUnsafe(wake, undefined)
+      })
+      const runner: Runner = {
+        config,
+        scope,
+        health: initialHealthState(now),
+        breaker: closedBreaker(now),
+        toolCount: 0,
+        toolsKey: undefined,
+        lastDiscoveryAt: undefined,
+        lastCheckAt: undefined,
+        latencyMs: undefined,
+        probed: false
+      }
+      runners.set(config.name, runner)
+      // Finalizers run in reverse: the fiber is interrupted first, then the session closes.
+      yield* Scope.addFinalizer(scope, prober.close)
+      yield* Effect.forkIn(loop(runner, prober, wake), scope)
+    })
+
+  const stopRunner = (runner: Runner) =>
+    Effect.suspend(() => {
+      if (runners.get(runner.config.name) === runner) runners.delete(runner.config.name)
+      return Scope.close(runner.scope, Exit.void)
+    })
+
+  const setBackends = (backends: ReadonlyArray<BackendConfig>) =>
+    Effect.gen(function* () {
+      const next = yield* validateBackends(backends)
+      yield* configLock.withPermit(
+        Effect.gen(function* () {
+          if (stopped) return
+          const wanted = new Map(next.map((b) => [b.name, b] as const))
+          const stale = [...runners.values()].filter((r) => {
+            const w = wanted.get(r.config.name)
+            return w === undefined || !sameConfig(w, r.config)
+          })
+          yield* Effect.forEach(stale, stopRunner, { concurrency: "unbounded", discard: true })
+          for (const config of next) if (!runners.has(config.name)) yield* startRunner(config)
+          yield* publish()
+        })
+      )
+    })
+
+  const stop = Effect.suspend(() => {
+    if (stopped) return Effect.void
+    stopped = true
+    const all = [...runners.values()]
+    return Effect.forEach(all, stopRunner, { concurrency: "unbounded", discard: true })
+  })
+
+  yield* Scope.addFinalizer(outerScope, stop)
+  for (const config of validated) yield* startRunner(config)
+  yield* publish()
+
+  const checker: HealthChecker = {
+    current: SubscriptionRef.get(ref),
+    changes: SubscriptionRef.changes(ref),
+    setBackends,
+    circuits: Effect.sync(() =>
+      [...runners.values()]
+        .map(
+          (r): CircuitInfo => ({
+            name: r.config.name,
+            state: r.breaker.state,
+            changedAt: toTimestamp(r.breaker.changedAt),
+            openUntil: r.breaker.state === "open" ? toTimestamp(r.breaker.openUntil) : undefined,
+            consecutiveFailures: r.breaker.consecutiveFailures
+          })
+        )
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    ),
+    stop
+  }
+  return checker
+})
