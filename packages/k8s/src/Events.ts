@@ -77,6 +77,8 @@ export interface EventRecorderOptions {
   readonly rate?: TokenBucketOptions
   /** Repeats of the same Event within this window extend its series instead of creating one (default 30 min). */
   readonly seriesWindowMs?: number
+  /** The object's uid once known, so `regarding` points at this incarnation of the object. */
+  readonly uid?: () => string | undefined
 }
 
 /** What the recorder did, for tests and metrics. */
@@ -114,15 +116,17 @@ export const makeEventRecorder = (client: KubeClient, options: EventRecorderOpti
     const stats = { created: 0, seriesUpdates: 0, dropped: 0, failed: 0 }
     let bucket: TokenBucket = fullBucket(rate, yield* Clock.currentTimeMillis)
     const basePath = `/apis/events.k8s.io/v1/namespaces/${target.namespace}/events`
-    let uid: string | undefined
 
-    const regarding = () => ({
-      apiVersion: `${target.group}/${target.version}`,
-      kind: target.kind,
-      name: target.name,
-      namespace: target.namespace,
-      ...(uid === undefined ? {} : { uid })
-    })
+    const regarding = () => {
+      const uid = options.uid?.()
+      return {
+        apiVersion: `${target.group}/${target.version}`,
+        kind: target.kind,
+        name: target.name,
+        namespace: target.namespace,
+        ...(uid === undefined ? {} : { uid })
+      }
+    }
 
     const microTime = (ms: number) => new Date(ms).toISOString().replace("Z", "000Z")
 
@@ -187,11 +191,6 @@ export const makeEventRecorder = (client: KubeClient, options: EventRecorderOpti
           for (const draft of eventsFor(previous, next)) {
             if (!Queue.offerUnsafe(queue, draft)) stats.dropped++
           }
-        }),
-      /** Sets the object's uid once known, so `regarding` points at this incarnation. */
-      setUid: (value: string) =>
-        Effect.sync(() => {
-          uid = value
         }),
       /** Sends what is queued now (for a final flush within the caller's deadline). */
       drain: Effect.gen(function* () {

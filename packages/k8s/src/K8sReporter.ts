@@ -1,10 +1,22 @@
-import { Reporter, type ScopedReporter, shuttingDown, toTimestamp } from "@vmcp-status/core"
+import {
+  Reporter,
+  type RuntimeStatus,
+  type ScopedReporter,
+  shuttingDown,
+  toTimestamp
+} from "@vmcp-status/core"
 import { Clock, Effect } from "effect"
+import { type EventRecorderOptions, makeEventRecorder } from "./Events.ts"
 import { clientFromOptions, type KubeConfigOptions } from "./KubeClient.ts"
+import { type LeaderElectionOptions, makeLeaderElector } from "./LeaderElection.ts"
 import type { TokenBucketOptions } from "./RateLimiter.ts"
+import { defaultLeaseName } from "./Rbac.ts"
 import { makeStatusApplier } from "./StatusApplier.ts"
 import type { OwnershipMode } from "./StatusMapping.ts"
 import { resolveTarget, type TargetOptions } from "./Target.ts"
+
+/** Event options of `makeK8sReporter` (everything but the target). */
+export type K8sEventOptions = Omit<EventRecorderOptions, "target" | "uid">
 
 /** Options of `makeK8sReporter`. Every field has a default. */
 export interface K8sReporterOptions extends TargetOptions, KubeConfigOptions {
@@ -12,7 +24,7 @@ export interface K8sReporterOptions extends TargetOptions, KubeConfigOptions {
   readonly name?: string
   /** `full` (default, standalone) or `runtime` (beside an operator). */
   readonly mode?: OwnershipMode
-  /** Server-side apply field manager (default `vmcp-status`). */
+  /** Server-side apply field manager (default `vmcp-status`). Replicas share it. */
   readonly fieldManager?: string
   /** Drift check interval in ms (default 5 min). */
   readonly resyncIntervalMs?: number
@@ -20,18 +32,29 @@ export interface K8sReporterOptions extends TargetOptions, KubeConfigOptions {
   readonly rate?: TokenBucketOptions
   /** Timeout of each API request in ms (default 10 s). */
   readonly requestTimeoutMs?: number
+  /** Retry delay after 403/404, which need a human to fix (default 60 s). */
+  readonly slowRetryMs?: number
   /** Write redacted backend URLs into the status (default false). */
   readonly includeUrls?: boolean
   /** Bound for the status payload in bytes (default 1 MiB); past it backends are cut, with a marker. */
   readonly maxBytes?: number
+  /** `events.k8s.io/v1` Events on phase and backend transitions (default on; `false` turns them off). */
+  readonly events?: boolean | K8sEventOptions
+  /**
+   * Leader election on a Lease so that only one replica writes (default off). `true` uses
+   * the defaults: Lease `<name>-status`, 15 s lease, 10 s renew deadline, 2 s retry period.
+   */
+  readonly leaderElection?: boolean | LeaderElectionOptions
   /** Fail publisher start when this reporter cannot start (default false: log and go on). */
   readonly required?: boolean
 }
 
 /**
  * The Kubernetes reporter: writes the owned part of the custom resource's `.status` by
- * server-side apply (see `makeStatusApplier`). On stop it writes the final status; in `full`
- * mode that is `Ready=False` with reason `ShuttingDown`.
+ * server-side apply (see `makeStatusApplier`), emits Events on transitions (see
+ * `makeEventRecorder`) and, with `leaderElection`, writes only while it holds the Lease (see
+ * `makeLeaderElector`). On stop the leader writes the final status (in `full` mode
+ * `Ready=False`, reason `ShuttingDown`), then releases the Lease.
  *
  * @example
  * ```ts
@@ -39,7 +62,7 @@ export interface K8sReporterOptions extends TargetOptions, KubeConfigOptions {
  * import { makeK8sReporter } from "@vmcp-status/k8s"
  *
  * // VMCP_NAME / VMCP_NAMESPACE name the VirtualMCPServer; in-cluster config or KUBECONFIG.
- * const publisher = await start({ reporters: [makeK8sReporter({ mode: "full" })] })
+ * const publisher = await start({ reporters: [makeK8sReporter({ mode: "runtime", leaderElection: true })] })
  * ```
  */
 export const makeK8sReporter = (options: K8sReporterOptions = {}): ScopedReporter => {
@@ -58,19 +81,69 @@ export const makeK8sReporter = (options: K8sReporterOptions = {}): ScopedReporte
       ...(options.fieldManager === undefined ? {} : { fieldManager: options.fieldManager }),
       ...(options.resyncIntervalMs === undefined ? {} : { resyncIntervalMs: options.resyncIntervalMs }),
       ...(options.rate === undefined ? {} : { rate: options.rate }),
+      ...(options.slowRetryMs === undefined ? {} : { slowRetryMs: options.slowRetryMs }),
       ...(options.includeUrls === undefined ? {} : { includeUrls: options.includeUrls }),
       ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes })
     })
+    const events =
+      options.events === false
+        ? undefined
+        : yield* makeEventRecorder(client, {
+            ...(options.events === true || options.events === undefined ? {} : options.events),
+            target,
+            uid: applier.uid
+          })
+    /** The newest status handed to us, written at once when this replica becomes leader. */
+    let latest: RuntimeStatus | undefined
+    /** The status Events were last derived from: retries and skipped ticks emit nothing twice. */
+    let evented: RuntimeStatus | undefined
+    const election =
+      options.leaderElection === undefined || options.leaderElection === false
+        ? undefined
+        : yield* makeLeaderElector(client, {
+            ...(options.leaderElection === true ? {} : options.leaderElection),
+            namespace: target.namespace,
+            leaseName:
+              (options.leaderElection === true ? undefined : options.leaderElection.leaseName) ??
+              defaultLeaseName(target),
+            onStartedLeading: Effect.gen(function* () {
+              yield* applier.forget
+              // Events already emitted by the previous leader are not repeated.
+              evented = latest
+              if (latest !== undefined)
+                yield* applier
+                  .report(latest)
+                  .pipe(
+                    Effect.catchCause((cause) =>
+                      Effect.logDebug("first write as leader failed; the publisher retries", cause)
+                    )
+                  )
+            }),
+            onStoppedLeading: applier.forget
+          })
+    const isLeader = () => election === undefined || election.isLeader()
+
+    const record = (status: RuntimeStatus) =>
+      Effect.gen(function* () {
+        if (events === undefined) return
+        if (evented !== undefined) yield* events.record(evented, status)
+        evented = status
+      })
+
     return Reporter.make(name, (status, context) =>
-      context.trigger === "final"
-        ? Clock.currentTimeMillis.pipe(
-            Effect.flatMap((now) =>
-              applier.report(mode === "full" ? shuttingDown(status, toTimestamp(now)) : status, {
-                final: true
-              })
-            )
-          )
-        : applier.report(status)
+      Effect.gen(function* () {
+        latest = status
+        if (!isLeader()) return "skipped" as const
+        if (context.trigger === "final") {
+          const final =
+            mode === "full" ? shuttingDown(status, toTimestamp(yield* Clock.currentTimeMillis)) : status
+          yield* record(final)
+          return yield* applier.report(final, { final: true })
+        }
+        // Enqueued only: Events never delay the status write.
+        yield* record(status)
+        return yield* applier.report(status)
+      })
     )
   })
   return Reporter.scoped(name, acquire, { required: options.required ?? false })

@@ -81,3 +81,16 @@ export const awaitRef = <A>(ref: SubscriptionRef.SubscriptionRef<A>, predicate: 
 
 /** Lets real I/O (sockets) make progress: one turn of the Node event loop, no clock involved. */
 export const ioTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+/** Waits (without time passing) until `stream` emits a value satisfying `predicate`. */
+export const awaitStream = <A>(stream: Stream.Stream<A>, predicate: (a: A) => boolean) =>
+  stream.pipe(
+    Stream.filter(predicate),
+    Stream.take(1),
+    Stream.runCollect,
+    Effect.map((values) => values[0] as A)
+  )
+
+/** The number of reports a publisher's reporter has finished, whatever the outcome. */
+export const reportsDone = (health: { readonly outcomes: Readonly<Record<string, number>> } | undefined) =>
+  health === undefined ? 0 : Object.values(health.outcomes).reduce((a, b) => a + b, 0)
