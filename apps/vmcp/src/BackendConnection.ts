@@ -1,3 +1,4 @@
+import { resolve } from "node:path"
 import {
   type CallToolResult,
   Client,
@@ -36,6 +37,8 @@ export interface BackendConnection {
     args: Record<string, unknown> | undefined,
     options: { readonly timeoutMs: number; readonly signal?: AbortSignal }
   ) => Promise<CallToolResult>
+  /** Counts the sessions opened so far: a new session may come with other tools. */
+  readonly generation: () => number
   /** Called when the backend announces `notifications/tools/list_changed`. */
   onToolsChanged: (() => void) | undefined
   /** Closes the session (and stops a stdio process). */
@@ -50,6 +53,8 @@ export interface BackendConnectionOptions {
   readonly stderr?: "inherit" | "ignore"
   /** Timeout of opening a session (default 10 s). */
   readonly connectTimeoutMs?: number
+  /** The working directory of stdio backends without `cwd`, e.g. the config file's folder (default: the current one). */
+  readonly baseDir?: string
 }
 
 const withTimeout = <A>(promise: Promise<A>, ms: number, what: string): Promise<A> => {
@@ -82,17 +87,20 @@ export const makeBackendConnection = (
   let session: Promise<Client> | undefined
   let closed = false
   let tools: ReadonlyArray<Tool> = []
+  let generation = 0
 
   const makeTransport = () => {
     if (config.transport === "stdio") {
       const childEnv: Record<string, string> = { ...getDefaultEnvironment() }
       for (const [key, value] of Object.entries(config.env)) childEnv[key] = expandEnv(value, env)
+      const cwd = config.cwd === undefined ? options.baseDir : resolve(options.baseDir ?? ".", config.cwd)
       return new StdioClientTransport({
-        command: config.command!,
+        // `node` means the Node binary running vmcp, so examples run on the same version.
+        command: config.command === "node" ? process.execPath : config.command!,
         args: [...config.args],
         env: childEnv,
         stderr: options.stderr ?? "ignore",
-        ...(config.cwd === undefined ? {} : { cwd: config.cwd })
+        ...(cwd === undefined ? {} : { cwd })
       })
     }
     const headers: Record<string, string> = {}
@@ -125,6 +133,7 @@ export const makeBackendConnection = (
       throw new Error(`backend ${config.name} is closed`)
     }
     current = client
+    generation++
     return client
   }
 
@@ -179,6 +188,7 @@ export const makeBackendConnection = (
       return tools
     },
     tools: () => tools,
+    generation: () => generation,
     callTool: (name, args, { timeoutMs, signal }) =>
       client().then(
         (c) =>

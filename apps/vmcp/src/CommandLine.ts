@@ -1,0 +1,53 @@
+import type { parseArgs } from "node:util"
+import { Effect, Exit } from "effect"
+import { type ConfigError, loadConfig, type VmcpConfig } from "./Config.ts"
+import { paintFor } from "./Terminal.ts"
+
+/** Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config. */
+export const ExitCode = { ok: 0, failure: 1, usage: 2 } as const
+
+/** Where a command writes; injectable for tests. */
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream & { readonly isTTY?: boolean }
+  readonly stderr: NodeJS.WritableStream & { readonly isTTY?: boolean }
+  readonly env: Readonly<Record<string, string | undefined>>
+}
+
+/** The process's streams and environment. */
+export const defaultIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env })
+
+/** A subcommand: its help text, its flags, and what it does. */
+export interface Command {
+  readonly summary: string
+  readonly help: string
+  readonly options: NonNullable<Parameters<typeof parseArgs>[0]>["options"]
+  readonly run: (values: Record<string, unknown>, io: CliIo) => Promise<number>
+}
+
+/** Writes one line. */
+export const writeLine = (stream: NodeJS.WritableStream, text: string) => stream.write(`${text}\n`)
+
+/** Prints a config error the way every command does, and returns exit code 2. */
+export const reportConfigError = (error: ConfigError, io: CliIo): number => {
+  const paint = paintFor(io.stderr, io.env)
+  writeLine(io.stderr, `${paint.red("error:")} ${paint.bold(`invalid config ${error.file}`)}`)
+  for (const issue of error.issues)
+    writeLine(io.stderr, `  ${paint.bold(issue.path)}: expected ${issue.expected}, found ${issue.found}`)
+  return ExitCode.usage
+}
+
+/** Loads the config, or prints why it cannot be used and returns exit code 2. */
+export const loadOrReport = async (file: string, io: CliIo): Promise<VmcpConfig | number> => {
+  const exit = await Effect.runPromiseExit(loadConfig(file))
+  if (Exit.isSuccess(exit)) return exit.value
+  const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+  if (error?._tag === "Fail") return reportConfigError(error.error, io)
+  throw exit.cause
+}
+
+/** Prints a usage error and the command's help; exit code 2. */
+export const usageError = (io: CliIo, message: string, help: string) => {
+  const paint = paintFor(io.stderr, io.env)
+  writeLine(io.stderr, `${paint.red("error:")} ${message}\n\n${help}`)
+  return ExitCode.usage
+}

@@ -1,0 +1,273 @@
+import { dirname, resolve } from "node:path"
+import { ReporterStartError } from "@vmcp-status/core"
+import { createDefaultLogger, resolveFormat } from "@vmcp-status/log"
+import { metricsHandler } from "@vmcp-status/prometheus"
+import { Cause, Effect, Exit, Logger } from "effect"
+import type winston from "winston"
+import { makeBackendConnection } from "./BackendConnection.ts"
+import { type CliIo, type Command, ExitCode, loadOrReport, usageError } from "./CommandLine.ts"
+import type { VmcpConfig } from "./Config.ts"
+import { makeGateway } from "./Gateway.ts"
+import { type HttpServer, Paths, startHttpServer } from "./HttpServer.ts"
+import { makeMcpEndpoint } from "./McpEndpoint.ts"
+import { buildReporters, type ReporterSelection, selectReporters } from "./Reporters.ts"
+import { startStatus } from "./Status.ts"
+
+/** The app's version, as MCP clients see it in `serverInfo`. */
+export const VERSION = "0.1.0"
+
+/** Shutdown budget (DESIGN: exit within 10 s of SIGTERM). */
+export const ShutdownBudget = {
+  /** Longest wait for in-flight calls (the config's `shutdown.drainTimeout` is capped to it). */
+  maxDrainMs: 5_000,
+  /** Time the reporters get for the final status. */
+  finalStatusMs: 3_000,
+  /** If anything hangs past this, the process exits anyway. */
+  hardExitMs: 9_500
+} as const
+
+/** Options of `runServer`. */
+export interface ServerOptions {
+  readonly config: VmcpConfig
+  readonly selection: ReporterSelection
+  readonly io: CliIo
+  /** The config file's folder: stdio backends run there unless they set `cwd`. */
+  readonly configDir?: string
+  readonly kubeconfig?: string
+  readonly objectName?: string
+  readonly objectNamespace?: string
+  /** Resolves when the server should stop (default: the first SIGTERM or SIGINT). */
+  readonly stopSignal?: Promise<string>
+  /** Exit the process if shutdown takes longer than `ShutdownBudget.hardExitMs` (default true). */
+  readonly hardExit?: boolean
+}
+
+const signals = (): Promise<string> =>
+  new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off("SIGTERM", on)
+      process.off("SIGINT", on)
+      // A second Ctrl-C means "now".
+      process.once("SIGINT", () => process.exit(130))
+      resolve(signal)
+    }
+    process.on("SIGTERM", on)
+    process.on("SIGINT", on)
+  })
+
+const effectLogger = (logger: winston.Logger) =>
+  Logger.make(({ message, logLevel }) => {
+    const parts = Array.isArray(message) ? message : [message]
+    const text = parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(" ")
+    const level =
+      logLevel === "Error" || logLevel === "Fatal" ? "error" : logLevel === "Warn" ? "warn" : "info"
+    if (logLevel === "Debug" || logLevel === "Trace") return
+    logger.log({ level, message: text })
+  })
+
+/**
+ * Runs the server until a stop signal, then shuts down in order: readiness off, in-flight
+ * calls drained (bounded), final status published (`ShuttingDown`), backends and listeners
+ * closed. Resolves with the exit code.
+ */
+export const runServer = async (options: ServerOptions): Promise<number> => {
+  const { config, selection, io } = options
+  const env = io.env
+  const isTTY = io.stdout.isTTY === true
+  const logger = createDefaultLogger({
+    format: resolveFormat(config.status.log.format, { isTTY, env }),
+    stream: io.stdout,
+    color: isTTY && (env.NO_COLOR === undefined || env.NO_COLOR === "")
+  })
+  const vmcp = options.objectName ?? env.VMCP_NAME ?? config.name
+  const log = (level: "info" | "warn" | "error", message: string) =>
+    Effect.sync(() => logger.log({ level, message, vmcp }))
+
+  const program = Effect.gen(function* () {
+    yield* log(
+      "info",
+      `vmcp ${VERSION} starting with ${config.backends.length} backend(s); ${selection.reason}`
+    )
+    const connections = config.backends.map((b) =>
+      makeBackendConnection(b, {
+        env,
+        ...(options.configDir === undefined ? {} : { baseDir: options.configDir })
+      })
+    )
+    const gateway = makeGateway(config, connections)
+    yield* Effect.addFinalizer(() => Effect.promise(() => gateway.close()))
+    const endpoint = makeMcpEndpoint({ name: config.name, version: VERSION, router: gateway })
+    yield* Effect.addFinalizer(() => Effect.promise(() => endpoint.close()))
+    gateway.onToolsChanged = () => endpoint.toolsChanged()
+
+    const built = buildReporters(selection, config, {
+      env,
+      stream: io.stdout,
+      ...(options.kubeconfig === undefined ? {} : { kubeconfig: options.kubeconfig }),
+      ...(options.objectName === undefined ? {} : { objectName: options.objectName }),
+      ...(options.objectNamespace === undefined ? {} : { objectNamespace: options.objectNamespace })
+    })
+    const status = yield* startStatus({
+      config,
+      gateway,
+      reporters: built.sources,
+      prometheus: built.prometheus,
+      stopTimeoutMs: ShutdownBudget.finalStatusMs
+    })
+
+    let stopping = false
+    const http: HttpServer = yield* Effect.tryPromise({
+      try: () =>
+        startHttpServer({
+          host: config.listen.host,
+          port: config.listen.port,
+          endpoint,
+          ready: () => !stopping && status.initialRoundComplete(),
+          status: status.current,
+          ...(built.prometheus === undefined ? {} : { metrics: metricsHandler(built.prometheus.registry) })
+        }),
+      catch: (error) => {
+        const code = (error as NodeJS.ErrnoException).code ?? String(error)
+        return new ListenError({
+          message: `cannot listen on ${config.listen.host}:${config.listen.port} (${code}): ${
+            code === "EADDRINUSE"
+              ? "another process uses the port; set listen.port in the config or pass --port"
+              : "check listen.host and listen.port"
+          }`
+        })
+      }
+    })
+    yield* Effect.addFinalizer(() => Effect.promise(() => http.close()))
+    yield* log(
+      "info",
+      `serving MCP at ${http.url}${Paths.mcp} (also ${Paths.healthz}, ${Paths.readyz}, ${Paths.status}${
+        built.prometheus === undefined ? "" : `, ${Paths.metrics}`
+      })`
+    )
+
+    const signal = yield* Effect.promise(() => options.stopSignal ?? signals())
+    stopping = true
+    const hard =
+      options.hardExit === false
+        ? undefined
+        : setTimeout(() => {
+            logger.log({ level: "error", message: "shutdown took too long; exiting now", vmcp })
+            process.exit(ExitCode.failure)
+          }, ShutdownBudget.hardExitMs)
+    hard?.unref()
+    const drainMs = Math.min(config.shutdown.drainTimeout, ShutdownBudget.maxDrainMs)
+    yield* log(
+      "info",
+      `${signal}: shutting down: readiness off, draining ${gateway.inFlight()} call(s) (up to ${drainMs} ms)`
+    )
+    const drained = yield* Effect.promise(() => gateway.drain(drainMs))
+    if (!drained)
+      yield* log("warn", `${gateway.inFlight()} call(s) still running after ${drainMs} ms; cutting them`)
+    yield* status.finish
+    http.stopAccepting()
+    yield* log("info", "stopped")
+    if (hard !== undefined) clearTimeout(hard)
+    return ExitCode.ok
+  })
+
+  const exit = await Effect.runPromiseExit(
+    program.pipe(Effect.scoped, Effect.provide(Logger.layer([effectLogger(logger)])))
+  )
+  if (Exit.isSuccess(exit)) return exit.value
+  const failure = Cause.findErrorOption(exit.cause)
+  const error = failure._tag === "Some" ? failure.value : Cause.squash(exit.cause)
+  const message =
+    error instanceof ReporterStartError
+      ? `reporter "${error.reporter}" is required but could not start: ${error.message}`
+      : error instanceof ListenError
+        ? error.message
+        : `vmcp failed: ${error instanceof Error ? error.message : String(error)}`
+  await new Promise<void>((resolve) => {
+    logger.once("finish", resolve)
+    logger.log({ level: "error", message, vmcp })
+    logger.end()
+  })
+  return ExitCode.failure
+}
+
+class ListenError extends Error {
+  readonly _tag = "ListenError"
+  constructor(options: { readonly message: string }) {
+    super(options.message)
+  }
+}
+
+const serveHelp = `Usage: vmcp serve [--config <file>] [options]
+
+Starts the Virtual MCP Server: connects to the configured backends (Streamable HTTP or stdio),
+serves their tools as one MCP endpoint at ${Paths.mcp} (Streamable HTTP), checks their health, and
+reports the status to the log, Kubernetes and Prometheus. Also serves ${Paths.healthz}, ${Paths.readyz}
+(ready after the first health round), ${Paths.status} (the status as JSON) and ${Paths.metrics}.
+
+Reporters: in a cluster (KUBERNETES_SERVICE_HOST with VMCP_NAME and VMCP_NAMESPACE set) log, k8s
+and prometheus, the log as JSON lines; elsewhere log and prometheus. A reporter that cannot start
+is skipped with one log line unless it is required.
+
+Options:
+  -c, --config <file>            the config file (default: vmcp.yaml)
+  --reporters <list>             the reporters to run, e.g. log,k8s,prometheus (env VMCP_REPORTERS)
+  --require-reporters <list>     reporters that must start, or vmcp exits 1 (env VMCP_REQUIRED_REPORTERS)
+  --kubeconfig <file>            kubeconfig for the k8s reporter outside a cluster (default: KUBECONFIG)
+  --name <name>                  the VirtualMCPServer to report on (default: VMCP_NAME)
+  --namespace <ns>               its namespace (default: VMCP_NAMESPACE)
+  --host <address>               overrides listen.host (default 127.0.0.1)
+  --port <port>                  overrides listen.port (0 picks a free port)
+  -h, --help                     this help
+
+SIGTERM or SIGINT: readiness off, in-flight calls drained, final status ShuttingDown published,
+exit within 10 s.`
+
+/** `vmcp serve`. */
+export const serve: Command = {
+  summary: "run the Virtual MCP Server",
+  help: serveHelp,
+  options: {
+    config: { type: "string", short: "c" },
+    reporters: { type: "string" },
+    "require-reporters": { type: "string" },
+    kubeconfig: { type: "string" },
+    name: { type: "string" },
+    namespace: { type: "string" },
+    host: { type: "string" },
+    port: { type: "string" }
+  },
+  run: async (values, io) => {
+    const file = (values.config as string | undefined) ?? "vmcp.yaml"
+    const loaded = await loadOrReport(file, io)
+    if (typeof loaded === "number") return loaded
+    const selection = selectReporters({
+      env: io.env,
+      ...(values.reporters === undefined ? {} : { reporters: values.reporters as string }),
+      ...(values["require-reporters"] === undefined
+        ? {}
+        : { required: values["require-reporters"] as string })
+    })
+    if (typeof selection === "string") return usageError(io, selection, serveHelp)
+    const portText = values.port as string | undefined
+    const port = portText === undefined ? loaded.listen.port : Number(portText)
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      return usageError(
+        io,
+        `--port must be a port between 0 and 65535, got ${JSON.stringify(portText)}`,
+        serveHelp
+      )
+    const config: VmcpConfig = {
+      ...loaded,
+      listen: { host: (values.host as string | undefined) ?? loaded.listen.host, port }
+    }
+    return runServer({
+      config,
+      selection,
+      io,
+      configDir: dirname(resolve(file)),
+      ...(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig as string }),
+      ...(values.name === undefined ? {} : { objectName: values.name as string }),
+      ...(values.namespace === undefined ? {} : { objectNamespace: values.namespace as string })
+    })
+  }
+}

@@ -1,0 +1,150 @@
+import {
+  isRoutable,
+  Publisher,
+  type ReporterSource,
+  type RuntimeStatus,
+  shuttingDown,
+  toTimestamp
+} from "@vmcp-status/core"
+import { type CustomBackend, type HealthChecker, publishHealth } from "@vmcp-status/health"
+import type { PrometheusReporter } from "@vmcp-status/prometheus"
+import { Clock, Effect } from "effect"
+import type { BackendConnection } from "./BackendConnection.ts"
+import type { VmcpConfig } from "./Config.ts"
+import type { Gateway } from "./Gateway.ts"
+
+/** How often a backend's tools are listed again without a `list_changed` (DESIGN §5: 5 min). */
+export const DISCOVERY_INTERVAL_MS = 300_000
+
+/** The status side of the running server. */
+export interface StatusRuntime {
+  /** The newest status (what `/status` shows). */
+  readonly current: () => RuntimeStatus | undefined
+  /** True once every backend has been probed once (what `/readyz` waits for). */
+  readonly initialRoundComplete: () => boolean
+  readonly publisher: Publisher.Publisher
+  readonly checker: HealthChecker.HealthChecker
+  /** Stops probing, publishes the final status (`ShuttingDown`) and stops every reporter (bounded). */
+  readonly finish: Effect.Effect<void>
+}
+
+/**
+ * A health check over the gateway's own session with the backend (so a stdio backend runs
+ * once): MCP `ping`, plus `tools/list` when the session is new, after `list_changed`, and every
+ * `DISCOVERY_INTERVAL_MS`. The tools found feed the gateway's table.
+ */
+export const healthCheckFor = (
+  connection: BackendConnection,
+  gateway: Gateway,
+  timeoutMs: number
+): CustomBackend => {
+  let discoveredGeneration = -1
+  let discoveredAt = 0
+  let stale = true
+  connection.onToolsChanged = () => {
+    stale = true
+    // Discover at once rather than at the next probe: clients see the new tools sooner.
+    void connection
+      .listTools({ timeoutMs })
+      .then(() => {
+        stale = false
+        discoveredAt = Date.now()
+        gateway.refresh()
+      })
+      .catch(() => undefined)
+  }
+  return {
+    name: connection.name,
+    transport: connection.transport,
+    ...(connection.transport === "stdio" ? {} : { url: connection.displayUrl }),
+    check: async ({ signal }) => {
+      await connection.ping({ timeoutMs, signal })
+      const now = Date.now()
+      if (
+        stale ||
+        connection.generation() !== discoveredGeneration ||
+        now - discoveredAt >= DISCOVERY_INTERVAL_MS
+      ) {
+        const generation = connection.generation()
+        await connection.listTools({ timeoutMs, signal })
+        discoveredGeneration = generation
+        discoveredAt = now
+        stale = false
+        gateway.refresh()
+      }
+      return { toolCount: connection.tools().length }
+    }
+  }
+}
+
+/** Options of `startStatus`. */
+export interface StatusOptions {
+  readonly config: VmcpConfig
+  readonly gateway: Gateway
+  readonly reporters: ReadonlyArray<ReporterSource>
+  readonly prometheus?: PrometheusReporter | undefined
+  /** The time `finish` gives reporters for the final status (default 3 s). */
+  readonly stopTimeoutMs?: number
+}
+
+/**
+ * Starts the status pipeline in the current scope: the publisher with the reporters (a
+ * required reporter that cannot start fails this), the health checker probing every backend
+ * through the gateway's sessions, and the wiring between them: every health snapshot becomes a
+ * `RuntimeStatus`, marks backends routable or not in the gateway (hiding or showing their
+ * tools), and goes to the publisher.
+ */
+export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) {
+  const { config, gateway } = options
+  const publisher = yield* Publisher.make({
+    reporters: options.reporters,
+    interval: config.status.interval,
+    stopTimeout: options.stopTimeoutMs ?? 3_000
+  })
+  if (options.prometheus !== undefined) yield* options.prometheus.observePublisher(publisher)
+  let latest: RuntimeStatus | undefined
+  let roundComplete = false
+  let finished = false
+  const sink = {
+    update: (status: RuntimeStatus) =>
+      Effect.suspend(() => {
+        if (finished) return Effect.void
+        latest = status
+        // Ready for traffic once every backend has been probed at least once.
+        if (
+          !roundComplete &&
+          status.phase !== "Pending" &&
+          status.backends.every((b) => b.lastCheckTime !== undefined)
+        )
+          roundComplete = true
+        for (const backend of status.backends) gateway.setRoutable(backend.name, isRoutable(backend.health))
+        return publisher.update(status)
+      })
+  }
+  const checker = yield* publishHealth(sink, {
+    backends: gateway.connections.map((c) => healthCheckFor(c, gateway, config.health.timeout)),
+    interval: config.health.interval,
+    timeout: config.health.timeout,
+    slowThreshold: Math.min(config.health.slowThreshold, config.health.timeout - 1),
+    unhealthyAfter: config.health.unhealthyThreshold,
+    discoveryInterval: DISCOVERY_INTERVAL_MS
+  })
+  const finish = Effect.gen(function* () {
+    if (finished) return
+    yield* checker.stop
+    const now = yield* Clock.currentTimeMillis
+    const final = latest === undefined ? undefined : shuttingDown(latest, toTimestamp(now))
+    if (final !== undefined) yield* publisher.update(final)
+    finished = true
+    if (final !== undefined) latest = final
+    yield* publisher.stop
+  })
+  const runtime: StatusRuntime = {
+    current: () => latest,
+    initialRoundComplete: () => roundComplete,
+    publisher,
+    checker,
+    finish
+  }
+  return runtime
+})
