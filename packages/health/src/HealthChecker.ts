@@ -163,12 +163,13 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
   const configLock = yield* Semaphore.make(1)
   const runners = new Map<string, Runner>()
   let roundComplete = false
+  let starting = true
   let stopped = false
   const thresholds = { unhealthyAfter: settings.unhealthyAfter, slowMs: settings.slowMs }
 
   const snapshot = (): HealthSnapshot => {
     const all = [...runners.values()]
-    if (!roundComplete && all.every((r) => r.probed)) roundComplete = true
+    if (!(starting || roundComplete) && all.every((r) => r.probed)) roundComplete = true
     let lastDiscovery: number | undefined
     for (const r of all)
       if (
@@ -248,30 +249,31 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
         const start = yield* Clock.currentTimeMillis
         nextDue = start + jitteredInterval(settings.intervalMs, settings.jitter, yield* Random.next)
         const discover = start >= discoveryDue
-        const result = yield* semaphore.withPermit(
+        // The result is recorded and published while the permit is held, so at any moment at most
+        // `concurrency` probes have started and not yet reported.
+        yield* semaphore.withPermit(
           Effect.gen(function* () {
             const t0 = yield* Clock.currentTimeMillis
             const exit = yield* Effect.exit(timed(prober.probe(discover)))
             const t1 = yield* Clock.currentTimeMillis
-            return { exit, t1, latencyMs: t1 - t0 }
+            const latencyMs = t1 - t0
+            const outcome: ProbeOutcome = Exit.isSuccess(exit)
+              ? { _tag: "Success", latencyMs }
+              : { _tag: "Failure", failure: describeDefect(exit.cause) }
+            runner.health = nextHealthState(runner.health, outcome, thresholds, t1)
+            const breakerOk = outcome._tag === "Success" || outcome.failure.category === "rate_limited"
+            runner.breaker = afterProbe(runner.breaker, breakerOk, t1, settings.breaker)
+            if (runner.breaker.state === "open") nextDue = Math.max(nextDue, runner.breaker.openUntil)
+            if (Exit.isSuccess(exit) && exit.value.discovered !== undefined) {
+              recordTools(runner, exit.value.discovered.count, exit.value.discovered.key, t1)
+              discoveryDue = t1 + settings.discoveryIntervalMs
+            }
+            runner.lastCheckAt = t1
+            runner.latencyMs = latencyMs
+            runner.probed = true
+            yield* publish(runner)
           })
         )
-        const { exit, t1, latencyMs } = result
-        const outcome: ProbeOutcome = Exit.isSuccess(exit)
-          ? { _tag: "Success", latencyMs }
-          : { _tag: "Failure", failure: describeDefect(exit.cause) }
-        runner.health = nextHealthState(runner.health, outcome, thresholds, t1)
-        const breakerOk = outcome._tag === "Success" || outcome.failure.category === "rate_limited"
-        runner.breaker = afterProbe(runner.breaker, breakerOk, t1, settings.breaker)
-        if (runner.breaker.state === "open") nextDue = Math.max(nextDue, runner.breaker.openUntil)
-        if (Exit.isSuccess(exit) && exit.value.discovered !== undefined) {
-          recordTools(runner, exit.value.discovered.count, exit.value.discovered.key, t1)
-          discoveryDue = t1 + settings.discoveryIntervalMs
-        }
-        runner.lastCheckAt = t1
-        runner.latencyMs = latencyMs
-        runner.probed = true
-        yield* publish(runner)
       }
     })
 
@@ -334,6 +336,7 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
 
   yield* Scope.addFinalizer(outerScope, stop)
   for (const config of validated) yield* startRunner(config)
+  starting = false
   yield* publish()
 
   const checker: HealthChecker = {
