@@ -53,8 +53,8 @@ export const makeRecorder = Effect.gen(function* () {
   return { reporter, statuses, settled }
 })
 
-/** The pids of this process's children running the testkit's stdio fixture. */
-export const stdioChildren = (): ReadonlyArray<number> => {
+/** The pids of this process's children running the testkit's stdio fixture (whose command line contains `match`). */
+export const stdioChildren = (match = ""): ReadonlyArray<number> => {
   let out = ""
   try {
     out = execFileSync("ps", ["-o", "pid=,args=", "--ppid", String(process.pid)], { encoding: "utf8" })
@@ -63,7 +63,7 @@ export const stdioChildren = (): ReadonlyArray<number> => {
   }
   return out
     .split("\n")
-    .filter((line) => line.includes("stdio-backend"))
+    .filter((line) => line.includes("stdio-backend") && line.includes(match))
     .map((line) => Number(line.trim().split(/\s+/)[0]))
 }
 
