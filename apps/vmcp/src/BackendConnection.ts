@@ -2,6 +2,7 @@ import { resolve } from "node:path"
 import {
   type CallToolResult,
   Client,
+  ProtocolError,
   StreamableHTTPClientTransport,
   type Tool
 } from "@modelcontextprotocol/client"
@@ -157,13 +158,17 @@ export const makeBackendConnection = (
     return session
   }
 
-  /** Runs a request; a failure that is not an MCP-level error drops the session so the next one reconnects. */
+  /**
+   * Runs a request. A JSON-RPC error means the backend answered: the session stays. Anything
+   * else (a timeout, a transport error, a lost session) drops it so that the next request
+   * reconnects (and restarts a stdio process that hangs).
+   */
   const request = async <A>(run: (c: Client) => Promise<A>): Promise<A> => {
     const c = await client()
     try {
       return await run(c)
     } catch (error) {
-      if (current === c) drop()
+      if (current === c && !(error instanceof ProtocolError)) drop()
       throw error
     }
   }

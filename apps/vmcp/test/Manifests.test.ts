@@ -1,0 +1,192 @@
+import { Writable } from "node:stream"
+import { deriveStatus, start } from "@vmcp-status/core"
+import { makeK8sReporter, minimalRules, ToolhiveVirtualMcpServer } from "@vmcp-status/k8s"
+import { kubeClient, parseYamlDocuments } from "@vmcp-status/testkit"
+import { describeWithKube } from "@vmcp-status/testkit/vitest"
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { runCli } from "../src/Commands.ts"
+import { decodeConfig } from "../src/Config.ts"
+import { type Manifest, makeManifests } from "../src/Manifests.ts"
+import { apply, collectionPath, eventually, kubeconfigFile } from "./kube.ts"
+
+type Doc = Manifest & Record<string, unknown>
+
+const manifestsText = async (args: ReadonlyArray<string>) => {
+  let out = ""
+  let err = ""
+  const sink = (append: (s: string) => void) =>
+    new Writable({
+      write: (chunk, _enc, done) => {
+        append(String(chunk))
+        done()
+      }
+    })
+  const code = await runCli(["manifests", ...args], {
+    stdout: sink((s) => {
+      out += s
+    }),
+    stderr: sink((s) => {
+      err += s
+    }),
+    env: {}
+  })
+  return { code, out, err }
+}
+
+const docs = (text: string) => parseYamlDocuments(text) as ReadonlyArray<Doc>
+const byKind = (all: ReadonlyArray<Doc>, kind: string) => all.find((d) => d.kind === kind) as Doc
+const config = Effect.runSync(decodeConfig({}, "inline"))
+const target = (name: string) => ({ ...ToolhiveVirtualMcpServer, name })
+
+describe("vmcp manifests", () => {
+  it("binds the Role of @vmcp-status/k8s (one object by name, no Lease) to the ServiceAccount", () => {
+    const objects = makeManifests({ name: "tools-vmcp", namespace: "tools", config })
+    expect(objects.map((o) => o.kind)).toEqual([
+      "ServiceAccount",
+      "Role",
+      "RoleBinding",
+      "ConfigMap",
+      "Deployment",
+      "Service"
+    ])
+    const role = byKind(objects as ReadonlyArray<Doc>, "Role")
+    expect(role.rules).toEqual(minimalRules(target("tools-vmcp")))
+    expect(JSON.stringify(role.rules)).not.toContain("leases")
+    const binding = byKind(objects as ReadonlyArray<Doc>, "RoleBinding")
+    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "tools-vmcp", namespace: "tools" }])
+  })
+
+  it("turns on leader election and its Lease rules with more than one replica", () => {
+    const objects = makeManifests({ name: "a", namespace: "b", config, replicas: 3 }) as ReadonlyArray<Doc>
+    expect(byKind(objects, "Role").rules).toEqual(minimalRules(target("a"), { leaderElection: true }))
+    const data = (byKind(objects, "ConfigMap").data as Record<string, string>)["vmcp.yaml"]
+    expect(data).toContain("leaderElection: true")
+    expect((byKind(objects, "Deployment").spec as { replicas: number }).replicas).toBe(3)
+  })
+
+  it("runs the container non-root on a read-only root filesystem with probes, requests and the object's name", () => {
+    const objects = makeManifests({ name: "a", namespace: "b", config }) as ReadonlyArray<Doc>
+    const pod = (byKind(objects, "Deployment").spec as { template: { spec: Record<string, unknown> } })
+      .template.spec
+    const container = (pod.containers as Array<Record<string, unknown>>)[0]!
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true })
+    expect(container.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ["ALL"] }
+    })
+    expect(container.resources).toMatchObject({ requests: { cpu: "50m", memory: "64Mi" } })
+    expect(container.livenessProbe).toMatchObject({ httpGet: { path: "/healthz", port: "http" } })
+    expect(container.readinessProbe).toMatchObject({ httpGet: { path: "/readyz", port: "http" } })
+    expect(container.env).toEqual([
+      { name: "VMCP_NAME", value: "a" },
+      { name: "VMCP_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+      { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }
+    ])
+    const data = (byKind(objects, "ConfigMap").data as Record<string, string>)["vmcp.yaml"]
+    expect(data).toContain("host: 0.0.0.0")
+  })
+
+  it("rejects a missing or invalid name with exit code 2", async () => {
+    expect((await manifestsText(["--namespace", "b"])).code).toBe(2)
+    const bad = await manifestsText(["--name", "Not_Valid", "--namespace", "b"])
+    expect(bad.code).toBe(2)
+    expect(bad.err).toContain("not a valid DNS-1123 subdomain")
+    expect((await manifestsText(["--name", "a", "--namespace", "b", "--replicas", "0"])).code).toBe(2)
+  })
+})
+
+describeWithKube("vmcp manifests against a real API server", (kube) => {
+  it("applies; the bound ServiceAccount writes its object's status and nothing else", async () => {
+    const namespace = await kube.namespace("manifests")
+    const { code, out } = await manifestsText(["--name", "vmcp-a", "--namespace", namespace, "--with-crd"])
+    expect(code).toBe(0)
+    const all = docs(out)
+    const crds = all.filter((d) => d.kind === "CustomResourceDefinition")
+    expect(crds).toHaveLength(1)
+    await kube.admin.installCrdObjects(crds as never)
+    for (const object of all.filter((d) => d.kind !== "CustomResourceDefinition"))
+      await apply(kube.admin, object, namespace)
+    // Another VirtualMCPServer in the same namespace that this identity must not touch.
+    const vmcpA = byKind(all, "VirtualMCPServer")
+    await apply(kube.admin, { ...vmcpA, metadata: { name: "vmcp-b", namespace } }, namespace)
+
+    // Exactly the identity the RoleBinding binds: a token of the generated ServiceAccount.
+    const token = await kube.admin.serviceAccountToken(namespace, "vmcp-a")
+    const publisher = await start({
+      reporters: [
+        makeK8sReporter({
+          kubeconfig: kubeconfigFile(kube, token),
+          name: "vmcp-a",
+          namespace,
+          required: true
+        })
+      ]
+    })
+    publisher.update(
+      deriveStatus({
+        backends: [
+          {
+            name: "clock",
+            transport: "stdio",
+            health: "healthy",
+            message: "",
+            toolCount: 2,
+            consecutiveFailures: 0,
+            circuit: "closed",
+            lastTransitionTime: "2026-11-27T23:00:00Z"
+          }
+        ],
+        initialRoundComplete: true,
+        now: "2026-11-27T23:00:00Z"
+      })
+    )
+    const objectPath = `${collectionPath(vmcpA, namespace)}/vmcp-a`
+    const written = await eventually("the status written by the ServiceAccount", async () => {
+      const res = await kube.admin.request({ method: "GET", path: objectPath })
+      const status = (res.body as { status?: { phase?: string; totalToolCount?: number } }).status
+      return status?.phase === "Ready" ? status : undefined
+    })
+    expect(written.totalToolCount).toBe(2)
+    await publisher.stop()
+    const final = (await kube.admin.request({ method: "GET", path: objectPath })).body as {
+      status: { conditions: Array<{ type: string; status: string; reason: string }> }
+    }
+    expect(final.status.conditions.find((c) => c.type === "Ready")).toMatchObject({
+      status: "False",
+      reason: "ShuttingDown"
+    })
+
+    const sa = kubeClient({ url: kube.connection.url, ca: kube.connection.ca, token })
+    try {
+      const merge = "application/merge-patch+json"
+      const otherStatus = await sa.request({
+        method: "PATCH",
+        path: `${collectionPath(vmcpA, namespace)}/vmcp-b/status`,
+        body: { status: { phase: "Failed" } },
+        contentType: merge
+      })
+      expect(otherStatus.status).toBe(403)
+      const ownSpec = await sa.request({
+        method: "PATCH",
+        path: objectPath,
+        body: { spec: { replicas: 5 } },
+        contentType: merge
+      })
+      expect(ownSpec.status).toBe(403)
+      expect(
+        (await sa.request({ method: "GET", path: `${collectionPath(vmcpA, namespace)}/vmcp-b` })).status
+      ).toBe(403)
+      const lease = await sa.request({
+        method: "GET",
+        path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/vmcp-a-status`
+      })
+      expect(lease.status).toBe(403)
+      expect((await sa.request({ method: "GET", path: objectPath })).status).toBe(200)
+    } finally {
+      sa.close()
+    }
+  })
+})
