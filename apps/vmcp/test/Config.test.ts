@@ -137,7 +137,7 @@ describe("config", () => {
     expect(missing.issues[0]).toMatchObject({ path: "(file)", found: "no such file" })
   })
 
-  it("parses durations and expands ${VAR} from the environment", () => {
+  it("parses durations and expands $VAR references from the environment", () => {
     expect([parseDuration("500ms"), parseDuration("1.5s"), parseDuration("2m"), parseDuration(0)]).toEqual([
       500,
       1500,
@@ -163,7 +163,7 @@ describe("vmcp validate", () => {
     })
     expect(code).toBe(2)
     expect(err.text()).toBe(
-      `error: invalid config ${file}\n` + "  listen.port: expected a port between 0 and 65535, found 99999\n"
+      `error: invalid config ${file}\n  listen.port: expected a port between 0 and 65535, found 99999\n`
     )
     expect(err.text()).not.toContain("\u001b[")
   })

@@ -1,0 +1,224 @@
+/**
+ * The app as users run it: `vmcp serve` as a child process, real MCP backends on loopback
+ * (two over Streamable HTTP, one over stdio), a real MCP client, and the testkit's API server
+ * holding the VirtualMCPServer the app reports on.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
+import { type McpBackendHandle, startMcpBackend, stdioBackendCommand } from "@vmcp-status/testkit"
+import { describeWithKube } from "@vmcp-status/testkit/vitest"
+import { afterEach, expect, it } from "vitest"
+import YAML from "yaml"
+import { apply, collectionPath, eventually } from "./kube.ts"
+
+const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url))
+
+interface App {
+  readonly child: ChildProcess
+  readonly lines: Array<Record<string, unknown>>
+  readonly stderr: () => string
+  readonly exited: Promise<number | null>
+}
+
+const startApp = (args: ReadonlyArray<string>, env: Record<string, string> = {}): App => {
+  const child = spawn(process.execPath, [CLI, "serve", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }
+  })
+  const lines: Array<Record<string, unknown>> = []
+  let buffer = ""
+  child.stdout!.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString("utf8")
+    let newline = buffer.indexOf("\n")
+    while (newline !== -1) {
+      const line = buffer.slice(0, newline)
+      buffer = buffer.slice(newline + 1)
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>)
+      } catch {
+        lines.push({ message: line, unparsed: true })
+      }
+      newline = buffer.indexOf("\n")
+    }
+  })
+  let stderr = ""
+  child.stderr!.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString("utf8")
+  })
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  return { child, lines, stderr: () => stderr, exited }
+}
+
+const cleanups: Array<() => Promise<unknown> | unknown> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+const writeConfig = (config: unknown) => {
+  const file = join(mkdtempSync(join(tmpdir(), "vmcp-e2e-")), "vmcp.yaml")
+  writeFileSync(file, YAML.stringify(config))
+  return file
+}
+
+describeWithKube("vmcp serve, end to end", (kube) => {
+  it("aggregates, follows a backend down and up in the log and on the custom resource, and stops on SIGTERM", async () => {
+    const alpha = await startMcpBackend({ name: "alpha", tools: [{ name: "search", text: "found it" }] })
+    const beta: McpBackendHandle = await startMcpBackend({ name: "beta", tools: [{ name: "lookup" }] })
+    cleanups.push(
+      () => alpha.close(),
+      () => beta.close()
+    )
+    const local = stdioBackendCommand({ name: "local", tools: [{ name: "echo", text: "local echo" }] })
+    const file = writeConfig({
+      name: "e2e",
+      listen: { port: 0 },
+      health: { interval: "300ms", timeout: "1s", slowThreshold: "800ms", unhealthyThreshold: 2 },
+      backends: [
+        { name: "alpha", transport: "streamable-http", url: alpha.url },
+        { name: "beta", transport: "streamable-http", url: beta.url },
+        { name: "local", transport: "stdio", command: local.command, args: local.args }
+      ]
+    })
+
+    const namespace = await kube.namespace("e2e")
+    const object = {
+      apiVersion: "toolhive.stacklok.dev/v1beta1",
+      kind: "VirtualMCPServer",
+      metadata: { name: "e2e", namespace },
+      spec: {}
+    }
+    await apply(kube.admin, object, namespace)
+    const objectPath = `${collectionPath(object, namespace)}/e2e`
+    const objectStatus = async () =>
+      (
+        (await kube.admin.request({ method: "GET", path: objectPath })).body as {
+          status?: { phase?: string; conditions?: Array<{ type: string; status: string; reason: string }> }
+        }
+      ).status
+
+    const app = startApp([
+      "--config",
+      file,
+      "--reporters",
+      "log,k8s,prometheus",
+      "--require-reporters",
+      "k8s",
+      "--kubeconfig",
+      kube.connection.kubeconfigs.admin.path,
+      "--name",
+      "e2e",
+      "--namespace",
+      namespace
+    ])
+    cleanups.push(() => {
+      if (app.child.exitCode === null) app.child.kill("SIGKILL")
+    })
+    const url = await eventually("the app to listen", () => {
+      const line = app.lines.find((l) => String(l.message).startsWith("serving MCP at "))
+      return line === undefined ? undefined : String(line.message).split(" ")[3]!
+    })
+
+    // A real MCP client lists and calls the aggregated tools.
+    const client = new Client({ name: "e2e-client", version: "0.0.0" })
+    await client.connect(new StreamableHTTPClientTransport(new URL(url)))
+    cleanups.push(() => client.close())
+    const toolNames = async () =>
+      (await client.listTools(undefined, { cacheMode: "bypass" })).tools.map((t) => t.name)
+    await eventually("every backend's tools", async () =>
+      (await toolNames()).length === 3 ? true : undefined
+    )
+    expect(await toolNames()).toEqual(["alpha_search", "beta_lookup", "local_echo"])
+    expect((await client.callTool({ name: "alpha_search" })).content).toEqual([
+      { type: "text", text: "found it" }
+    ])
+    expect((await client.callTool({ name: "local_echo" })).content).toEqual([
+      { type: "text", text: "local echo" }
+    ])
+    await eventually("Ready on the custom resource", async () =>
+      (await objectStatus())?.phase === "Ready" ? true : undefined
+    )
+    const readyz = await fetch(url.replace(/\/mcp$/, "/readyz"))
+    expect(readyz.status).toBe(200)
+
+    // beta goes down: its tools disappear, Degraded in the log and on the object.
+    await beta.setMode("down")
+    await eventually("beta's tools to disappear", async () =>
+      (await toolNames()).includes("beta_lookup") ? undefined : true
+    )
+    expect(await toolNames()).toEqual(["alpha_search", "local_echo"])
+    await eventually("Degraded in the log", () =>
+      app.lines.some((l) => l.event === "StatusChanged" && l.phase === "Degraded") ? true : undefined
+    )
+    await eventually("Degraded on the custom resource", async () =>
+      (await objectStatus())?.phase === "Degraded" ? true : undefined
+    )
+    const status = (await (await fetch(url.replace(/\/mcp$/, "/status"))).json()) as {
+      phase: string
+      backends: Array<Record<string, unknown>>
+    }
+    expect(status.phase).toBe("Degraded")
+    expect(status.backends.find((b) => b.name === "beta")?.health).toBe("unhealthy")
+    expect(JSON.stringify(status)).not.toContain(String(beta.port))
+
+    // beta comes back: Ready again, its tools return.
+    await beta.setMode("up")
+    await eventually("Ready on the custom resource again", async () =>
+      (await objectStatus())?.phase === "Ready" ? true : undefined
+    )
+    await eventually("beta's tools to return", async () =>
+      (await toolNames()).includes("beta_lookup") ? true : undefined
+    )
+    const degradedAt = app.lines.findIndex((l) => l.event === "StatusChanged" && l.phase === "Degraded")
+    expect(app.lines.slice(degradedAt).some((l) => l.event === "StatusChanged" && l.phase === "Ready")).toBe(
+      true
+    )
+
+    // SIGTERM: final status ShuttingDown on the object, exit 0 (timed, not asserted on time).
+    const stoppedAt = Date.now()
+    app.child.kill("SIGTERM")
+    const code = await app.exited
+    const stopMs = Date.now() - stoppedAt
+    expect(code).toBe(0)
+    process.stdout.write(`[e2e] exit ${stopMs} ms after SIGTERM\n`)
+    const final = await objectStatus()
+    expect(final?.conditions?.find((c) => c.type === "Ready")).toMatchObject({
+      status: "False",
+      reason: "ShuttingDown"
+    })
+    expect(app.stderr()).toBe("")
+  })
+
+  it("a required reporter that cannot start stops startup with a clear error and exit code 1", async () => {
+    const file = writeConfig({ listen: { port: 0 } })
+    const app = startApp(["--config", file, "--reporters", "log,k8s", "--require-reporters", "k8s"], {
+      KUBECONFIG: "/nonexistent/kubeconfig"
+    })
+    expect(await app.exited).toBe(1)
+    const error = app.lines.find((l) => l.level === "error")
+    expect(String(error?.message)).toContain('reporter "k8s" is required but could not start')
+    expect(String(error?.message)).toContain("/nonexistent/kubeconfig")
+  })
+
+  it("an optional reporter that cannot start costs one warning line, and the server serves", async () => {
+    const file = writeConfig({ listen: { port: 0 } })
+    const app = startApp(["--config", file, "--reporters", "log,k8s"], {
+      KUBECONFIG: "/nonexistent/kubeconfig"
+    })
+    cleanups.push(() => {
+      if (app.child.exitCode === null) app.child.kill("SIGKILL")
+    })
+    const url = await eventually("the app to listen", () => {
+      const line = app.lines.find((l) => String(l.message).startsWith("serving MCP at "))
+      return line === undefined ? undefined : String(line.message).split(" ")[3]!
+    })
+    const warnings = app.lines.filter((l) => l.level === "warn" && String(l.message).includes('"k8s"'))
+    expect(warnings).toHaveLength(1)
+    expect((await fetch(url.replace(/\/mcp$/, "/healthz"))).status).toBe(200)
+    app.child.kill("SIGTERM")
+    expect(await app.exited).toBe(0)
+  })
+})
