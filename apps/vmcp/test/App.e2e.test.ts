@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url"
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
 import { type McpBackendHandle, startMcpBackend, stdioBackendCommand } from "@vmcp-status/testkit"
 import { describeWithKube } from "@vmcp-status/testkit/vitest"
-import { afterEach, expect, it } from "vitest"
+import { afterEach, describe, expect, it } from "vitest"
 import YAML from "yaml"
 import { apply, collectionPath, eventually } from "./kube.ts"
 
@@ -220,5 +220,45 @@ describeWithKube("vmcp serve, end to end", (kube) => {
     expect((await fetch(url.replace(/\/mcp$/, "/healthz"))).status).toBe(200)
     app.child.kill("SIGTERM")
     expect(await app.exited).toBe(0)
+  })
+})
+
+describe("vmcp serve, shutdown", () => {
+  it("on SIGTERM turns readiness off, lets a call in flight finish, then exits 0", async () => {
+    const slow = await startMcpBackend({ name: "slow", tools: [{ name: "work", text: "done" }] })
+    cleanups.push(() => slow.close())
+    const file = writeConfig({
+      listen: { port: 0 },
+      health: { interval: "300ms", timeout: "5s", slowThreshold: "4s" },
+      backends: [{ name: "slow", transport: "streamable-http", url: slow.url }]
+    })
+    const app = startApp(["--config", file, "--reporters", "log"])
+    cleanups.push(() => {
+      if (app.child.exitCode === null) app.child.kill("SIGKILL")
+    })
+    const url = await eventually("the app to listen", () => {
+      const line = app.lines.find((l) => String(l.message).startsWith("serving MCP at "))
+      return line === undefined ? undefined : String(line.message).split(" ")[3]!
+    })
+    const readyz = url.replace(/\/mcp$/, "/readyz")
+    await eventually("ready", async () => ((await fetch(readyz)).status === 200 ? true : undefined))
+    const client = new Client({ name: "drain-client", version: "0.0.0" })
+    await client.connect(new StreamableHTTPClientTransport(new URL(url)))
+    cleanups.push(() => client.close())
+    await eventually("the tool", async () =>
+      (await client.listTools(undefined, { cacheMode: "bypass" })).tools.length === 1 ? true : undefined
+    )
+
+    await slow.setMode({ kind: "slow", delayMs: 3000 })
+    const before = slow.requestCounts()["tools/call"] ?? 0
+    const call = client.callTool({ name: "slow_work" })
+    await eventually("the call to reach the backend", () =>
+      (slow.requestCounts()["tools/call"] ?? 0) > before ? true : undefined
+    )
+    app.child.kill("SIGTERM")
+    await eventually("readiness off", async () => ((await fetch(readyz)).status === 503 ? true : undefined))
+    expect((await call).content).toEqual([{ type: "text", text: "done" }])
+    expect(await app.exited).toBe(0)
+    expect(app.lines.some((l) => String(l.message).includes("draining 1 call(s)"))).toBe(true)
   })
 })

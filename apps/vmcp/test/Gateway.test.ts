@@ -99,6 +99,53 @@ describe("the aggregated endpoint", () => {
     expect(JSON.stringify(result.content)).not.toContain("127.0.0.1")
   })
 
+  it("serves 2026-07-28 clients too: per-request tools/list and tools/call, list_changed on subscriptions/listen", async () => {
+    const { http, gateway } = await setup()
+    let changes = 0
+    const modern = new Client(
+      { name: "modern-client", version: "0.0.0" },
+      {
+        versionNegotiation: { mode: "auto" },
+        listChanged: { tools: { autoRefresh: false, debounceMs: 0, onChanged: () => void changes++ } }
+      }
+    )
+    await modern.connect(new StreamableHTTPClientTransport(new URL(`${http.url}/mcp`)))
+    cleanups.push(() => modern.close())
+    expect(modern.getProtocolEra()).toBe("modern")
+    const { tools } = await modern.listTools(undefined, { cacheMode: "bypass" })
+    expect(tools.map((t) => t.name)).toEqual(["local_echo", "web_echo", "web_search"])
+    expect((await modern.callTool({ name: "web_search" })).content).toEqual([
+      { type: "text", text: "found it" }
+    ])
+    gateway.setRoutable("local", false)
+    await waitFor("tools/list_changed on the listen stream", () => changes > 0)
+  })
+
+  it("sends configured headers with ${VAR} from the environment, and a wrong token fails the probe", async () => {
+    const secured = await startMcpBackend({ name: "secured", mode: { kind: "auth", token: "s3cret" } })
+    cleanups.push(() => secured.close())
+    const backend = (token: string) =>
+      makeBackendConnection(
+        {
+          name: "secured",
+          transport: "streamable-http",
+          url: secured.url,
+          args: [],
+          env: {},
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: the config syntax under test
+          headers: { Authorization: "Bearer ${SECURED_TOKEN}" }
+        },
+        { env: { SECURED_TOKEN: token } }
+      )
+    const good = backend("s3cret")
+    cleanups.push(() => good.close())
+    expect((await good.listTools({ timeoutMs: 5000 })).map((t) => t.name)).toEqual(["echo"])
+    expect(good.displayUrl).toBe(secured.url)
+    const bad = backend("wrong")
+    cleanups.push(() => bad.close())
+    await expect(bad.ping({ timeoutMs: 5000 })).rejects.toThrow()
+  })
+
   it("serves /healthz, /readyz and 404 elsewhere", async () => {
     const { http } = await setup()
     expect((await fetch(`${http.url}/healthz`)).status).toBe(200)

@@ -189,4 +189,46 @@ describeWithKube("vmcp manifests against a real API server", (kube) => {
       sa.close()
     }
   })
+
+  it("with --replicas 2 the bound ServiceAccount can hold the Lease and write as leader", async () => {
+    const namespace = await kube.namespace("manifests-le")
+    const { code, out } = await manifestsText([
+      "--name",
+      "vmcp-le",
+      "--namespace",
+      namespace,
+      "--replicas",
+      "2",
+      "--with-crd"
+    ])
+    expect(code).toBe(0)
+    const all = docs(out)
+    for (const object of all.filter((d) => d.kind !== "CustomResourceDefinition"))
+      await apply(kube.admin, object, namespace)
+    const token = await kube.admin.serviceAccountToken(namespace, "vmcp-le")
+    const publisher = await start({
+      reporters: [
+        makeK8sReporter({
+          kubeconfig: kubeconfigFile(kube, token),
+          name: "vmcp-le",
+          namespace,
+          required: true,
+          leaderElection: { identity: "pod-0" }
+        })
+      ]
+    })
+    publisher.update(deriveStatus({ backends: [], initialRoundComplete: true, now: "2026-11-27T23:00:00Z" }))
+    const vmcp = byKind(all, "VirtualMCPServer")
+    const objectPath = `${collectionPath(vmcp, namespace)}/vmcp-le`
+    await eventually("the leader's status write", async () => {
+      const res = await kube.admin.request({ method: "GET", path: objectPath })
+      return (res.body as { status?: { phase?: string } }).status?.phase === "Ready" ? true : undefined
+    })
+    const lease = await kube.admin.request({
+      method: "GET",
+      path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/vmcp-le-status`
+    })
+    expect((lease.body as { spec: { holderIdentity: string } }).spec.holderIdentity).toBe("pod-0")
+    await publisher.stop()
+  })
 })
