@@ -118,6 +118,8 @@ export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) 
         )
           roundComplete = true
         for (const backend of status.backends) gateway.setRoutable(backend.name, isRoutable(backend.health))
+        // Every probe reaches the latency histogram, not only those current at a report.
+        options.prometheus?.recordStatus(status)
         return publisher.update(status)
       })
   }

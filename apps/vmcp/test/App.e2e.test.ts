@@ -163,6 +163,9 @@ describeWithKube("vmcp serve, end to end", (kube) => {
     expect(status.phase).toBe("Degraded")
     expect(status.backends.find((b) => b.name === "beta")?.health).toBe("unhealthy")
     expect(JSON.stringify(status)).not.toContain(String(beta.port))
+    const metrics = await (await fetch(url.replace(/\/mcp$/, "/metrics"))).text()
+    expect(metrics).toContain('vmcp_phase{vmcp="e2e",phase="Degraded"} 1')
+    expect(metrics).not.toContain(String(beta.port))
 
     // beta comes back: Ready again, its tools return.
     await beta.setMode("up")

@@ -121,7 +121,7 @@ describe("the aggregated endpoint", () => {
     await waitFor("tools/list_changed on the listen stream", () => changes > 0)
   })
 
-  it("sends configured headers with ${VAR} from the environment, and a wrong token fails the probe", async () => {
+  it("sends configured headers with $VAR references from the environment, and a wrong token fails the probe", async () => {
     const secured = await startMcpBackend({ name: "secured", mode: { kind: "auth", token: "s3cret" } })
     cleanups.push(() => secured.close())
     const backend = (token: string) =>
