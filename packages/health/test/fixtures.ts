@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process"
 import { Reporter, type RuntimeStatus, toTimestamp } from "@vmcp-status/core"
-import { Clock, Effect, Option, Stream, SubscriptionRef } from "effect"
+import { Clock, type Duration, Effect, Option, Stream, SubscriptionRef } from "effect"
 import { TestClock } from "effect/testing"
 import type { HealthChecker, HealthSnapshot } from "../src/index.ts"
 import { toStatus } from "../src/index.ts"
@@ -19,7 +19,7 @@ export const checkedAt = (snapshot: HealthSnapshot, names: ReadonlyArray<string>
   names.every((name) => backendOf(snapshot, name)?.lastCheckTime === toTimestamp(at))
 
 /** Moves the test clock and waits until the named backends have finished their probe of that moment. */
-export const round = (checker: Checker, by: string, names: ReadonlyArray<string>) =>
+export const round = (checker: Checker, by: Duration.Input, names: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     yield* TestClock.adjust(by)
     const now = yield* Clock.currentTimeMillis
@@ -36,7 +36,7 @@ export const projection = (status: RuntimeStatus): string =>
 /** A reporter that records every status the publisher hands it because it changed. */
 export const makeRecorder = Effect.gen(function* () {
   const ref = yield* SubscriptionRef.make<ReadonlyArray<RuntimeStatus>>([])
-  const reporter = Reporter.make("recorder", (status, context) =>
+  const reporter: Reporter.Reporter<never> = Reporter.make("recorder", (status, context) =>
     context.trigger === "change" ? SubscriptionRef.update(ref, (all) => [...all, status]) : Effect.void
   )
   const statuses = SubscriptionRef.get(ref)

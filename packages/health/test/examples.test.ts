@@ -1,0 +1,75 @@
+import { readFileSync } from "node:fs"
+import { assert, describe, it } from "@effect/vitest"
+import { McpBackend, startMcpBackend, stdioBackendCommand } from "@vmcp-status/testkit"
+import { Effect } from "effect"
+import { TestClock } from "effect/testing"
+import { checkAndLog } from "../examples/effect.ts"
+import { watchBackends } from "../examples/promise.ts"
+import { backendOf, untilSnapshot } from "./fixtures.ts"
+
+describe("README examples", () => {
+  it("Promise form: prints Pending, then Ready once both backends answered", async () => {
+    const github = await startMcpBackend({ tools: [{ name: "search" }, { name: "issues" }] })
+    const jira = await startMcpBackend({ tools: [{ name: "tickets" }] })
+    const lines: Array<string> = []
+    let ready: () => void = () => undefined
+    const isReady = new Promise<void>((resolve) => {
+      ready = resolve
+    })
+    try {
+      const watcher = await watchBackends({ github: github.url, jira: jira.url }, (line) => {
+        lines.push(line)
+        if (line.startsWith("Ready")) ready()
+      })
+      await isReady
+      await watcher.stop()
+      assert.strictEqual(lines[0], "Pending: Waiting for the first health round of 2 backends")
+      assert.strictEqual(lines.at(-1), "Ready: All 2 backends healthy, 3 tools")
+    } finally {
+      await Promise.all([github.close(), jira.close()])
+    }
+  })
+
+  it.effect("Effect form: publishes the health of an HTTP and a stdio backend", () =>
+    Effect.gen(function* () {
+      const docs = yield* McpBackend.make()
+      const { checker, publisher } = yield* checkAndLog([
+        { name: "docs", transport: "streamable-http", url: docs.url },
+        { name: "files", transport: "stdio", ...stdioBackendCommand({ tools: ["read"] }) }
+      ])
+      yield* untilSnapshot(checker, (s) => s.initialRoundComplete)
+      yield* docs.setMode("down")
+      // The interval is jittered (±10 %): each step of 16.5 s brings exactly one more probe.
+      for (let i = 1; i <= 3; i++) {
+        yield* TestClock.adjust("16.5 seconds")
+        yield* untilSnapshot(
+          checker,
+          (s) =>
+            backendOf(s, "docs")?.consecutiveFailures === i &&
+            Date.parse(backendOf(s, "files")?.lastCheckTime ?? "") > (i - 1) * 16_500
+        )
+      }
+      const down = yield* checker.current
+      assert.strictEqual(backendOf(down, "docs")?.health, "unhealthy")
+      assert.strictEqual(backendOf(down, "files")?.health, "healthy")
+      // The publisher gets the snapshot from its own fiber: let it run.
+      let status = yield* publisher.current
+      for (let i = 0; i < 1000 && status?.phase !== "Degraded"; i++) {
+        yield* Effect.yieldNow
+        status = yield* publisher.current
+      }
+      assert.strictEqual(status?.phase, "Degraded")
+      assert.strictEqual(status?.message, "1/2 backends healthy, 1 tool")
+    })
+  )
+
+  it("are the code the README shows", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")
+    for (const file of ["promise.ts", "effect.ts"])
+      assert.include(
+        readme,
+        readFileSync(new URL(`../examples/${file}`, import.meta.url), "utf8").trim(),
+        file
+      )
+  })
+})
