@@ -99,7 +99,13 @@ export const VmcpConfig = Schema.Struct({
     interval: DurationMs.pipe(withDefault("30s")),
     timeout: DurationMs.pipe(withDefault("10s")),
     unhealthyThreshold: PositiveInt.pipe(withDefault(3)),
-    slowThreshold: DurationMs.pipe(withDefault("5s"))
+    slowThreshold: DurationMs.pipe(withDefault("5s")),
+    /** Stops probing a backend that keeps failing; one half-open probe after `openDuration` (doubling up to `maxOpenDuration`). */
+    circuitBreaker: Schema.Struct({
+      failureThreshold: PositiveInt.pipe(withDefault(5)),
+      openDuration: DurationMs.pipe(withDefault("60s")),
+      maxOpenDuration: DurationMs.pipe(withDefault("10m"))
+    }).pipe(withDefault({}))
   }).pipe(withDefault({})),
   status: Schema.Struct({
     /** The publisher's periodic report interval. */

@@ -129,6 +129,14 @@ export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) 
     timeout: config.health.timeout,
     slowThreshold: Math.min(config.health.slowThreshold, config.health.timeout - 1),
     unhealthyAfter: config.health.unhealthyThreshold,
+    circuitBreaker: {
+      failureThreshold: config.health.circuitBreaker.failureThreshold,
+      openDuration: config.health.circuitBreaker.openDuration,
+      maxOpenDuration: Math.max(
+        config.health.circuitBreaker.maxOpenDuration,
+        config.health.circuitBreaker.openDuration
+      )
+    },
     discoveryInterval: DISCOVERY_INTERVAL_MS
   })
   const finish = Effect.gen(function* () {

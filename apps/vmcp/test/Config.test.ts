@@ -41,7 +41,13 @@ describe("config", () => {
       listen: { host: "127.0.0.1", port: 4483 },
       aggregation: { conflictResolution: "prefix", separator: "_", priority: [] },
       calls: { timeout: 30_000 },
-      health: { interval: 30_000, timeout: 10_000, unhealthyThreshold: 3, slowThreshold: 5_000 },
+      health: {
+        interval: 30_000,
+        timeout: 10_000,
+        unhealthyThreshold: 3,
+        slowThreshold: 5_000,
+        circuitBreaker: { failureThreshold: 5, openDuration: 60_000, maxOpenDuration: 600_000 }
+      },
       status: {
         interval: 30_000,
         log: { mode: "transitions", format: "auto" },
