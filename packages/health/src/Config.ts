@@ -312,6 +312,3 @@ export const resolveOptions = (options: Omit<HealthOptions, "backends">) =>
       )
     return resolved
   })
-
-/** The name of a backend's transport as reports show it. */
-export const transportOf = (backend: BackendConfig): CoreTransport => backend.transport

@@ -77,6 +77,10 @@ export interface HealthChecker {
 interface Runner {
   readonly config: BackendConfig
   readonly scope: Scope.Closeable
+  /** The redacted URL, computed once. */
+  readonly url: string | undefined
+  /** The report of the current state, rebuilt only when this runner changes. */
+  report: BackendHealthReport
   health: HealthState
   breaker: Breaker
   toolCount: number
@@ -104,8 +108,8 @@ const circuitNote = (breaker: Breaker): string => {
   return breaker.state === "open" ? `${since}, next probe at ${toTimestamp(breaker.openUntil)}` : since
 }
 
-const toReport = (runner: Runner): BackendHealthReport => {
-  const url = reportUrl(runner.config)
+const toReport = (runner: Omit<Runner, "report">): BackendHealthReport => {
+  const url = runner.url
   const note = circuitNote(runner.breaker)
   const message =
     note === ""
@@ -167,18 +171,30 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
   let stopped = false
   const thresholds = { unhealthyAfter: settings.unhealthyAfter, slowMs: settings.slowMs }
 
+  /** Runners sorted by name, so a snapshot is a copy of cached reports, not a rebuild. */
+  let ordered: Array<Runner> = []
+  const reorder = () => {
+    ordered = [...runners.values()].sort((a, b) =>
+      a.config.name < b.config.name ? -1 : a.config.name > b.config.name ? 1 : 0
+    )
+  }
+
   const snapshot = (): HealthSnapshot => {
-    const all = [...runners.values()]
-    if (!(starting || roundComplete) && all.every((r) => r.probed)) roundComplete = true
     let lastDiscovery: number | undefined
-    for (const r of all)
+    let unprobed = 0
+    const backends = new Array<BackendHealthReport>(ordered.length)
+    for (const [i, r] of ordered.entries()) {
+      backends[i] = r.report
+      if (!r.probed) unprobed++
       if (
         r.lastDiscoveryAt !== undefined &&
         (lastDiscovery === undefined || r.lastDiscoveryAt > lastDiscovery)
       )
         lastDiscovery = r.lastDiscoveryAt
+    }
+    if (!(starting || roundComplete) && unprobed === 0) roundComplete = true
     return {
-      backends: all.map(toReport).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+      backends,
       initialRoundComplete: roundComplete,
       lastDiscoveryTime: lastDiscovery === undefined ? undefined : toTimestamp(lastDiscovery)
     }
@@ -189,6 +205,7 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
   const publish = (runner?: Runner) =>
     Effect.suspend(() => {
       if (stopped || (runner !== undefined && runners.get(runner.config.name) !== runner)) return Effect.void
+      if (runner !== undefined) runner.report = toReport(runner)
       return SubscriptionRef.set(ref, snapshot())
     })
 
@@ -285,9 +302,10 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
       const prober = makeProber(config, settings.clientInfo, settings.timeoutMs + 5_000, () => {
         Queue.offerUnsafe(wake, undefined)
       })
-      const runner: Runner = {
+      const fields: Omit<Runner, "report"> = {
         config,
         scope,
+        url: reportUrl(config),
         health: initialHealthState(now),
         breaker: closedBreaker(now),
         toolCount: 0,
@@ -297,6 +315,7 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
         latencyMs: undefined,
         probed: false
       }
+      const runner: Runner = { ...fields, report: toReport(fields) }
       runners.set(config.name, runner)
       // Finalizers run in reverse: the fiber is interrupted first, then the session closes.
       yield* Scope.addFinalizer(scope, prober.close)
@@ -320,9 +339,13 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
             const w = wanted.get(r.config.name)
             return w === undefined || !sameConfig(w, r.config)
           })
-          yield* Effect.forEach(stale, stopRunner, { concurrency: "unbounded", discard: true })
+          for (const runner of stale) runners.delete(runner.config.name)
           for (const config of next) if (!runners.has(config.name)) yield* startRunner(config)
+          reorder()
           yield* publish()
+          // Stopped after the new list is published: their fibers are interrupted and their
+          // sessions closed, and being off the list they cannot publish again.
+          yield* Effect.forEach(stale, stopRunner, { concurrency: "unbounded", discard: true })
         })
       )
     })
@@ -331,11 +354,14 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
     if (stopped) return Effect.void
     stopped = true
     const all = [...runners.values()]
+    runners.clear()
+    ordered = []
     return Effect.forEach(all, stopRunner, { concurrency: "unbounded", discard: true })
   })
 
   yield* Scope.addFinalizer(outerScope, stop)
   for (const config of validated) yield* startRunner(config)
+  reorder()
   starting = false
   yield* publish()
 

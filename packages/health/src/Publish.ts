@@ -30,8 +30,9 @@ export const toStatus = (snapshot: HealthSnapshot, now: number, previous?: Runti
   })
 
 /**
- * Feeds every snapshot of `checker` to `publisher.update` as a `RuntimeStatus`, starting with the
- * current one, until the scope closes. The publisher then decides what is a change worth
+ * Feeds the snapshots of `checker` to `publisher.update` as `RuntimeStatus`es, starting with the
+ * current one, until the scope closes; when snapshots arrive faster than they are published,
+ * the newest wins. The publisher then decides what is a change worth
  * reporting (volatile fields such as `lastCheckTime` and `latencyMs` are not).
  *
  * @example
@@ -54,6 +55,9 @@ export const publishTo = (
   Effect.suspend(() => {
     let previous: RuntimeStatus | undefined
     return checker.changes.pipe(
+      // Latest wins: a snapshot holds the whole state, so one that is superseded while the
+      // previous one is being published can be skipped.
+      Stream.buffer({ capacity: 1, strategy: "sliding" }),
       Stream.runForEach((snapshot) =>
         Effect.gen(function* () {
           previous = toStatus(snapshot, yield* Clock.currentTimeMillis, previous)

@@ -181,36 +181,39 @@ describe("MCP backends over stdio", () => {
     "keeps the child process, re-establishes the session when it exits, and stop ends every child",
     () =>
       Effect.gen(function* () {
-        const before = new Set(stdioChildren())
         const checker = yield* HealthChecker.make({
           ...base,
           backends: [
-            { name: "files", transport: "stdio", ...stdioBackendCommand({ tools: ["read", "write"] }) },
-            { name: "flaky", transport: "stdio", ...stdioBackendCommand({ tools: ["x"], exitAfterMs: 300 }) }
+            {
+              name: "files",
+              transport: "stdio",
+              ...stdioBackendCommand({ name: "files-fixture", tools: ["read", "write"] })
+            },
+            {
+              name: "flaky",
+              transport: "stdio",
+              ...stdioBackendCommand({ name: "flaky-fixture", tools: ["x"], exitAfterMs: 1_000 })
+            }
           ]
         })
         const first = yield* untilSnapshot(checker, (s) => s.initialRoundComplete)
         assert.deepInclude(backendOf(first, "files"), { health: "healthy", toolCount: 2, transport: "stdio" })
         assert.deepInclude(backendOf(first, "flaky"), { health: "healthy", toolCount: 1 })
         assert.isUndefined(backendOf(first, "files")?.url)
-        const children = stdioChildren().filter((pid) => !before.has(pid))
-        assert.lengthOf(children, 2)
+        const files = stdioChildren("files-fixture")
+        assert.lengthOf(files, 1)
         // flaky's process exits on its own; the next probe starts a new one and it stays healthy.
-        const [flaky] = stdioChildren("--exit-after-ms").filter((pid) => !before.has(pid))
-        assert.isTrue(yield* exited(flaky!))
+        for (const pid of stdioChildren("flaky-fixture")) assert.isTrue(yield* exited(pid))
         const second = yield* round(checker, "30 seconds", ["files", "flaky"])
-        assert.deepInclude(backendOf(second, "flaky"), { health: "healthy", consecutiveFailures: 0 })
-        const now = stdioChildren().filter((pid) => !before.has(pid))
-        assert.isTrue(
-          now.some((pid) => !children.includes(pid)),
-          "a new child for flaky"
-        )
+        assert.deepInclude(backendOf(second, "flaky"), {
+          health: "healthy",
+          consecutiveFailures: 0,
+          toolCount: 1
+        })
+        assert.deepStrictEqual(stdioChildren("files-fixture"), files, "files keeps its process")
         yield* checker.stop
-        for (const pid of [...children, ...now]) assert.isFalse(isAlive(pid), `child ${pid} still running`)
-        assert.deepStrictEqual(
-          stdioChildren().filter((pid) => !before.has(pid)),
-          []
-        )
+        assert.isFalse(isAlive(files[0]!), "stop ends the child")
+        assert.deepStrictEqual([...stdioChildren("files-fixture"), ...stdioChildren("flaky-fixture")], [])
       })
   )
 

@@ -1,14 +1,17 @@
 import { Client, StreamableHTTPClientTransport, type Transport } from "@modelcontextprotocol/client"
 import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/client/stdio"
 import type { McpHttpBackend, McpStdioBackend } from "../Config.ts"
-import { categorize, type ErrorCategory } from "../ErrorCategory.ts"
+import { categorize, type ProbeFailure } from "../ErrorCategory.ts"
 
-/** Failures after which a kept session is worth one fresh attempt in the same probe. */
-const STALE_SESSION: ReadonlySet<ErrorCategory> = new Set<ErrorCategory>([
-  "connection_reset",
-  "http_error",
-  "process_exited"
-])
+/**
+ * Failures after which a kept session is worth one fresh attempt in the same probe: the
+ * connection or process is gone, or the server no longer knows the session (404, as the MCP
+ * Streamable HTTP transport answers for a terminated session).
+ */
+const isStale = (failure: ProbeFailure): boolean =>
+  failure.category === "connection_reset" ||
+  failure.category === "process_exited" ||
+  (failure.category === "http_error" && failure.detail === "HTTP 404")
 
 /**
  * One kept MCP client session to a backend. Probes reuse it; a session that fails (or whose
@@ -20,13 +23,22 @@ export class McpSession {
   private client: Client | undefined
   private lost = false
   private closed = false
+  private readonly config: McpHttpBackend | McpStdioBackend
+  private readonly clientInfo: { readonly name: string; readonly version: string }
+  private readonly requestTimeoutMs: number
+  private readonly onToolsChanged: () => void
 
   constructor(
-    private readonly config: McpHttpBackend | McpStdioBackend,
-    private readonly clientInfo: { readonly name: string; readonly version: string },
-    private readonly requestTimeoutMs: number,
-    private readonly onToolsChanged: () => void
-  ) {}
+    config: McpHttpBackend | McpStdioBackend,
+    clientInfo: { readonly name: string; readonly version: string },
+    requestTimeoutMs: number,
+    onToolsChanged: () => void
+  ) {
+    this.config = config
+    this.clientInfo = clientInfo
+    this.requestTimeoutMs = requestTimeoutMs
+    this.onToolsChanged = onToolsChanged
+  }
 
   /** One probe: `ping` on the kept session (opened if needed), then `tools/list` when asked or fresh. */
   async probe(
@@ -38,11 +50,11 @@ export class McpSession {
       return await this.attempt(signal, discover)
     } catch (error) {
       if (signal.aborted || this.closed) throw error
-      const { category } = this.categorize(error)
+      const failure = this.categorize(error)
       // A JSON-RPC error answer proves the session works: keep it.
-      if (category === "protocol_error") throw error
+      if (failure.category === "protocol_error") throw error
       await this.drop()
-      if (!(reused && STALE_SESSION.has(category))) throw error
+      if (!(reused && isStale(failure))) throw error
       return await this.attempt(signal, discover)
     }
   }
@@ -56,10 +68,10 @@ export class McpSession {
   }
 
   /** Categorizes an error of this session; on stdio a closed connection means the process is gone. */
-  categorize(error: unknown) {
+  categorize(error: unknown): ProbeFailure {
     const failure = categorize(error)
     return this.config.transport === "stdio" && failure.category === "connection_reset"
-      ? { category: "process_exited" as const, detail: "process exited" }
+      ? { category: "process_exited", detail: "process exited" }
       : failure
   }
 
