@@ -344,7 +344,7 @@ describe("configuration at run time", () => {
 })
 
 describe("stop", () => {
-  it.effect("closes every session and emits nothing afterwards", () =>
+  it.effect("ends every session, on the server too, and probes nothing afterwards", () =>
     Effect.gen(function* () {
       const fixture = yield* McpBackend.make()
       const checker = yield* HealthChecker.make({
@@ -352,8 +352,11 @@ describe("stop", () => {
         backends: [{ name: "docs", transport: "streamable-http", url: fixture.url }]
       })
       yield* untilSnapshot(checker, (s) => s.initialRoundComplete)
+      assert.strictEqual(fixture.handle.sessionCount(), 1)
       yield* checker.stop
       yield* checker.stop
+      // The session was ended on the server too.
+      assert.strictEqual(fixture.handle.sessionCount(), 0)
       const pings = (yield* fixture.requestCounts).ping
       yield* TestClock.adjust("5 minutes")
       assert.strictEqual((yield* fixture.requestCounts).ping, pings)

@@ -13,6 +13,9 @@ const isStale = (failure: ProbeFailure): boolean =>
   failure.category === "process_exited" ||
   (failure.category === "http_error" && failure.detail === "HTTP 404")
 
+/** How long closing waits for the server to acknowledge the end of an HTTP session. */
+const TERMINATE_MS = 1_000
+
 /**
  * One kept MCP client session to a backend. Probes reuse it; a session that fails (or whose
  * stdio process exits) is dropped and the next probe opens a new one. A kept session that fails
@@ -21,6 +24,7 @@ const isStale = (failure: ProbeFailure): boolean =>
  */
 export class McpSession {
   private client: Client | undefined
+  private transport: Transport | undefined
   private lost = false
   private closed = false
   private readonly config: McpHttpBackend | McpStdioBackend
@@ -75,9 +79,28 @@ export class McpSession {
       : failure
   }
 
-  /** Closes the session (and a stdio backend's process). Idempotent; later probes fail. */
+  /**
+   * Closes the session (and a stdio backend's process). Idempotent; later probes fail. An HTTP
+   * session is first ended on the server (`DELETE`), given at most `TERMINATE_MS`, so a restarted
+   * checker does not leave sessions behind on its backends.
+   */
   async close(): Promise<void> {
     this.closed = true
+    const transport = this.transport
+    if (
+      transport instanceof StreamableHTTPClientTransport &&
+      transport.sessionId !== undefined &&
+      !this.lost
+    ) {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([
+        transport.terminateSession().catch(() => undefined),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, TERMINATE_MS)
+        })
+      ])
+      clearTimeout(timer)
+    }
     await this.drop()
   }
 
@@ -121,6 +144,7 @@ export class McpSession {
             requestInit: { headers: { ...this.config.headers } }
           })
     this.client = client
+    this.transport = transport
     this.lost = false
     try {
       await client.connect(transport, { signal, timeout: this.requestTimeoutMs })
@@ -139,6 +163,7 @@ export class McpSession {
   private async drop(client: Client | undefined = this.client): Promise<void> {
     if (this.client === client) {
       this.client = undefined
+      this.transport = undefined
       this.lost = false
     }
     if (client !== undefined) await client.close().catch(() => undefined)
