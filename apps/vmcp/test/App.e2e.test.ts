@@ -162,6 +162,16 @@ describeWithKube("vmcp serve, end to end", (kube) => {
     process.stdout.write(
       `[e2e] backend down → tools hidden after ${toolsGoneMs} ms, Degraded on the object after ${Date.now() - downAt} ms\n`
     )
+    const events = await eventually("a Kubernetes Event about the transition", async () => {
+      const res = await kube.admin.request({
+        method: "GET",
+        path: `/apis/events.k8s.io/v1/namespaces/${namespace}/events`
+      })
+      const items = (res.body as { items: Array<{ regarding?: { name?: string }; note?: string }> }).items
+      const about = items.filter((e) => e.regarding?.name === "e2e")
+      return about.length > 0 ? about : undefined
+    })
+    expect(JSON.stringify(events)).not.toContain(String(beta.port))
     const status = (await (await fetch(url.replace(/\/mcp$/, "/status"))).json()) as {
       phase: string
       backends: Array<Record<string, unknown>>
