@@ -1,0 +1,39 @@
+import type { RuntimeStatus } from "@vmcp-status/core"
+import { toStatusPayload } from "@vmcp-status/k8s"
+import type { KubeClient } from "@vmcp-status/testkit"
+
+/**
+ * What the original design did: every interval, GET the object and PUT it back with the full
+ * status, whether or not anything changed (last writer wins).
+ */
+export const startBaseline = (
+  client: KubeClient,
+  objectPath: string,
+  current: () => RuntimeStatus,
+  intervalMs: number
+) => {
+  let stopped = false
+  let running: Promise<void> = Promise.resolve()
+  const tick = async () => {
+    const got = await client.request({ method: "GET", path: objectPath })
+    if (got.status !== 200) throw new Error(`baseline GET ${got.status}: ${got.text}`)
+    const object = got.body as Record<string, unknown>
+    const status = toStatusPayload(current(), { mode: "full" })
+    const put = await client.request({
+      method: "PUT",
+      path: `${objectPath}/status`,
+      body: { ...object, status }
+    })
+    if (put.status !== 200) throw new Error(`baseline PUT ${put.status}: ${put.text}`)
+  }
+  const timer = setInterval(() => {
+    if (!stopped) running = running.then(tick)
+  }, intervalMs)
+  return {
+    stop: async () => {
+      stopped = true
+      clearInterval(timer)
+      await running
+    }
+  }
+}
