@@ -1,0 +1,24 @@
+// Run as a child process by Lifecycle.test.ts: starts health checks of an HTTP, a stdio and a
+// plain HTTP backend, waits until all are healthy, stops everything, and must then exit on its
+// own: a leftover timer, socket or child process would keep it alive.
+import { start } from "@vmcp-status/core"
+import { startHealthChecks } from "@vmcp-status/health"
+import { startMcpBackend, stdioBackendCommand } from "@vmcp-status/testkit"
+
+const backend = await startMcpBackend()
+const publisher = await start({ reporters: [{ name: "quiet", report: () => undefined }] })
+const health = await startHealthChecks({
+  publisher,
+  backends: [
+    { name: "http", transport: "streamable-http", url: backend.url },
+    { name: "stdio", transport: "stdio", ...stdioBackendCommand() },
+    { name: "plain", transport: "http", url: backend.url.replace("/mcp", "/other") }
+  ]
+})
+for (let i = 0; i < 500 && !health.snapshot().initialRoundComplete; i++)
+  await new Promise((resolve) => setTimeout(resolve, 20))
+const healths = health.snapshot().backends.map((b) => `${b.name}=${b.health}`)
+await health.stop()
+await publisher.stop()
+await backend.close()
+console.log(`stopped ${healths.join(" ")}`)
