@@ -85,6 +85,24 @@ describe("MCP backends over Streamable HTTP", () => {
     })
   )
 
+  it.effect("re-establishes a session the backend lost (restart between probes) within the same probe", () =>
+    Effect.gen(function* () {
+      const fixture = yield* McpBackend.make()
+      const checker = yield* HealthChecker.make({
+        ...base,
+        backends: [{ name: "docs", transport: "streamable-http", url: fixture.url }]
+      })
+      yield* untilSnapshot(checker, (s) => s.initialRoundComplete)
+      // The backend restarts between two probes: it no longer knows our session (HTTP 404).
+      yield* fixture.setMode("down")
+      yield* fixture.setMode("up")
+      const s = yield* round(checker, "30 seconds", ["docs"])
+      assert.deepInclude(backendOf(s, "docs"), { health: "healthy", consecutiveFailures: 0, message: "" })
+      assert.deepInclude(yield* fixture.requestCounts, { initialize: 2, "tools/list": 2 })
+      assert.strictEqual(fixture.handle.sessionCount(), 1)
+    })
+  )
+
   it.effect("times a probe out with the Effect clock: a hung backend fails with `timeout` after 10 s", () =>
     Effect.gen(function* () {
       const fixture = yield* McpBackend.make()
@@ -105,10 +123,11 @@ describe("MCP backends over Streamable HTTP", () => {
         lastCheckTime: "1970-01-01T00:00:40Z",
         latencyMs: 10_000
       })
-      // The next probe opens a new session and the backend is healthy again.
+      // A timeout says nothing against the session: the next probe uses it and succeeds.
       yield* fixture.setMode("up")
       const back = yield* round(checker, "20 seconds", ["docs"])
       assert.deepInclude(backendOf(back, "docs"), { health: "healthy", consecutiveFailures: 0, message: "" })
+      assert.deepInclude(yield* fixture.requestCounts, { initialize: 1, ping: 3 })
     })
   )
 
