@@ -72,6 +72,8 @@ const effectLogger = (logger: winston.Logger) =>
  */
 export const runServer = async (options: ServerOptions): Promise<number> => {
   const { config, selection, io } = options
+  // Listen for signals from the start: a SIGTERM during startup stops the server once it is up.
+  const stopSignal = options.stopSignal ?? signals()
   const env = io.env
   const isTTY = io.stdout.isTTY === true
   const logger = createDefaultLogger({
@@ -145,7 +147,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
       })`
     )
 
-    const signal = yield* Effect.promise(() => options.stopSignal ?? signals())
+    const signal = yield* Effect.promise(() => stopSignal)
     stopping = true
     const hard =
       options.hardExit === false
