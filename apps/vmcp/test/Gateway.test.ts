@@ -13,12 +13,17 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
-const waitFor = async (what: string, check: () => boolean | Promise<boolean>) => {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 25))
+/** A notification counter whose `next()` resolves on the next notification: no polling. */
+const notifications = () => {
+  let waiting: Array<() => void> = []
+  return {
+    notify: () => {
+      const ready = waiting
+      waiting = []
+      for (const resolve of ready) resolve()
+    },
+    next: () => new Promise<void>((resolve) => waiting.push(resolve))
   }
-  throw new Error(`timed out waiting for ${what}`)
 }
 
 const setup = async () => {
@@ -58,14 +63,14 @@ const setup = async () => {
     await c.listTools({ timeoutMs: 5000 })
     gateway.setRoutable(c.name, true)
   }
-  let changes = 0
+  const changes = notifications()
   const client = new Client(
     { name: "test-client", version: "0.0.0" },
-    { listChanged: { tools: { autoRefresh: false, debounceMs: 0, onChanged: () => void changes++ } } }
+    { listChanged: { tools: { autoRefresh: false, debounceMs: 0, onChanged: changes.notify } } }
   )
   await client.connect(new StreamableHTTPClientTransport(new URL(`${http.url}/mcp`)))
   cleanups.push(() => client.close())
-  return { web: web as McpBackendHandle, gateway, client, http, changes: () => changes }
+  return { web: web as McpBackendHandle, gateway, client, http, changes }
 }
 
 describe("the aggregated endpoint", () => {
@@ -81,8 +86,9 @@ describe("the aggregated endpoint", () => {
 
   it("hides an unroutable backend's tools and announces tools/list_changed", async () => {
     const { client, gateway, changes } = await setup()
+    const changed = changes.next()
     gateway.setRoutable("web", false)
-    await waitFor("a tools/list_changed notification", () => changes() > 0)
+    await changed
     const { tools } = await client.listTools(undefined, { cacheMode: "bypass" })
     expect(tools.map((t) => t.name)).toEqual(["local_echo"])
     await expect(client.callTool({ name: "web_search" })).rejects.toThrow(
@@ -101,12 +107,12 @@ describe("the aggregated endpoint", () => {
 
   it("serves 2026-07-28 clients too: per-request tools/list and tools/call, list_changed on subscriptions/listen", async () => {
     const { http, gateway } = await setup()
-    let changes = 0
+    const changes = notifications()
     const modern = new Client(
       { name: "modern-client", version: "0.0.0" },
       {
         versionNegotiation: { mode: "auto" },
-        listChanged: { tools: { autoRefresh: false, debounceMs: 0, onChanged: () => void changes++ } }
+        listChanged: { tools: { autoRefresh: false, debounceMs: 0, onChanged: changes.notify } }
       }
     )
     await modern.connect(new StreamableHTTPClientTransport(new URL(`${http.url}/mcp`)))
@@ -117,8 +123,9 @@ describe("the aggregated endpoint", () => {
     expect((await modern.callTool({ name: "web_search" })).content).toEqual([
       { type: "text", text: "found it" }
     ])
+    const changed = changes.next()
     gateway.setRoutable("local", false)
-    await waitFor("tools/list_changed on the listen stream", () => changes > 0)
+    await changed
   })
 
   it("sends configured headers with $VAR references from the environment, and a wrong token fails the probe", async () => {
