@@ -7,7 +7,7 @@ import {
 } from "@vmcp-status/core"
 import { Clock, Effect } from "effect"
 import { type EventRecorderOptions, makeEventRecorder } from "./Events.ts"
-import { clientFromOptions, type KubeConfigOptions } from "./KubeClient.ts"
+import { clientFromOptions, type KubeConfigOptions, type RequestEvent } from "./KubeClient.ts"
 import { type LeaderElectionOptions, makeLeaderElector } from "./LeaderElection.ts"
 import type { TokenBucketOptions } from "./RateLimiter.ts"
 import { defaultLeaseName } from "./Rbac.ts"
@@ -47,6 +47,8 @@ export interface K8sReporterOptions extends TargetOptions, KubeConfigOptions {
   readonly leaderElection?: boolean | LeaderElectionOptions
   /** Fail publisher start when this reporter cannot start (default false: log and go on). */
   readonly required?: boolean
+  /** Sees every API request start and end (e.g. for metrics); must not throw. */
+  readonly onRequest?: (event: RequestEvent) => void
 }
 
 /**

@@ -138,6 +138,28 @@ export interface KubeResponse {
   readonly body: unknown
 }
 
+/**
+ * What a request observer sees: each request when it starts and when it ends (with its HTTP
+ * status, or the transport failure kind). For metrics and tests; it must not throw.
+ */
+export type RequestEvent =
+  | { readonly phase: "start"; readonly method: string; readonly path: string }
+  | {
+      readonly phase: "end"
+      readonly method: string
+      readonly path: string
+      /** HTTP status, or `timeout`/`reset`/`refused`/`tls`/`other`/`aborted`. */
+      readonly result: number | KubeTransportError["kind"] | "aborted"
+    }
+
+/** Options of `makeClient`. */
+export interface ClientOptions {
+  /** Timeout of each request in ms (default 10 s). */
+  readonly timeoutMs?: number
+  /** Called when each request starts and ends. */
+  readonly onRequest?: (event: RequestEvent) => void
+}
+
 /** A minimal API client: JSON requests with a timeout, aborted on interruption. */
 export interface KubeClient {
   readonly server: string
@@ -233,7 +255,7 @@ const credentialsOf = (loaded: LoadedConfig): Effect.Effect<Credentials, KubeCon
  * }))
  * ```
  */
-export const makeClient = (loaded: LoadedConfig, options: { readonly timeoutMs?: number } = {}) =>
+export const makeClient = (loaded: LoadedConfig, options: ClientOptions = {}) =>
   Effect.gen(function* () {
     const server = loaded.server
     const secure = server.startsWith("https:")
@@ -319,23 +341,49 @@ export const makeClient = (loaded: LoadedConfig, options: { readonly timeoutMs?:
         outgoing.end(payload)
       })
 
+    const observe = options.onRequest
+    const observed = (req: KubeRequest, effect: Effect.Effect<KubeResponse, KubeRequestError>) => {
+      if (observe === undefined) return effect
+      const path = req.path.split("?")[0] ?? req.path
+      return Effect.suspend(() => {
+        observe({ phase: "start", method: req.method, path })
+        return effect
+      }).pipe(
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            let result: number | KubeTransportError["kind"] | "aborted" = "aborted"
+            if (exit._tag === "Success") result = exit.value.status
+            else {
+              const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+              if (error?._tag === "Fail")
+                result = error.error._tag === "KubeApiError" ? error.error.status : error.error.kind
+            }
+            observe({ phase: "end", method: req.method, path, result })
+          })
+        )
+      )
+    }
+
     const request = (req: KubeRequest): Effect.Effect<KubeResponse, KubeRequestError> => {
       const timeoutMs = req.timeoutMs ?? defaultTimeout
-      return credentials.authorization.pipe(
-        Effect.flatMap((authorization) => send(req, authorization)),
-        // Interrupting `send` aborts the socket through its signal.
-        Effect.timeoutOrElse({
-          duration: timeoutMs,
-          orElse: () =>
-            Effect.fail(
-              new KubeTransportError({
-                method: req.method,
-                path: req.path.split("?")[0] ?? req.path,
-                kind: "timeout",
-                message: `no answer from ${server} within ${timeoutMs} ms`
-              })
-            )
-        })
+      return observed(
+        req,
+        credentials.authorization.pipe(
+          Effect.flatMap((authorization) => send(req, authorization)),
+          // Interrupting `send` aborts the socket through its signal.
+          Effect.timeoutOrElse({
+            duration: timeoutMs,
+            orElse: () =>
+              Effect.fail(
+                new KubeTransportError({
+                  method: req.method,
+                  path: req.path.split("?")[0] ?? req.path,
+                  kind: "timeout",
+                  message: `no answer from ${server} within ${timeoutMs} ms`
+                })
+              )
+          })
+        )
       )
     }
 
@@ -344,7 +392,7 @@ export const makeClient = (loaded: LoadedConfig, options: { readonly timeoutMs?:
 
 /** A scoped client from configuration options. */
 export const clientFromOptions = (
-  options: KubeConfigOptions & { readonly timeoutMs?: number } = {}
+  options: KubeConfigOptions & ClientOptions = {}
 ): Effect.Effect<{ client: KubeClient; loaded: LoadedConfig }, KubeConfigError, Scope.Scope> =>
   Effect.gen(function* () {
     const loaded = yield* loadConfig(options)

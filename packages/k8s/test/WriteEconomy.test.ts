@@ -13,9 +13,9 @@ import {
   awaitStream,
   createObject,
   getObject,
-  ioTurn,
   ownTarget,
   reportsDone,
+  requestTracker,
   toolhiveTarget
 } from "./kube.ts"
 
@@ -140,8 +140,9 @@ describeWithKube("write economy against a real API server", (kube) => {
         const target = ownTarget(namespace)
         yield* Effect.promise(() => createObject(kube.admin, target))
         const p = yield* proxy()
+        const tracker = requestTracker()
         const publisher = yield* Publisher.make({
-          reporters: [reporterFor(target, p.url)],
+          reporters: [reporterFor(target, p.url, { onRequest: tracker.onRequest })],
           jitter: 0
         })
         const change = (i: number) =>
@@ -153,17 +154,13 @@ describeWithKube("write economy against a real API server", (kube) => {
         const start = yield* Clock.currentTimeMillis
         for (let i = 1; i <= 1000; i++) {
           yield* publisher.update(change(i))
-          if (i % 10 === 0) {
-            yield* TestClock.adjust("10 millis")
-            yield* ioTurn
-          }
+          if (i % 10 === 0) yield* tracker.step("10 millis")
         }
         // Let the limiter release the newest status: advance until the object shows it.
         const expected = change(1000)
         let object = yield* Effect.promise(() => getObject(kube.admin, target))
         for (let step = 0; step < 100 && object.status?.totalToolCount !== expected.totalToolCount; step++) {
-          yield* TestClock.adjust("200 millis")
-          for (let turn = 0; turn < 20; turn++) yield* ioTurn
+          yield* tracker.step("200 millis")
           object = yield* Effect.promise(() => getObject(kube.admin, target))
         }
         const elapsedSeconds = ((yield* Clock.currentTimeMillis) - start) / 1000

@@ -4,7 +4,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { kubeconfigYaml, type KubeClient as TestClient } from "@vmcp-status/testkit"
 import type { KubeTestEnv } from "@vmcp-status/testkit/vitest"
-import { Effect, Stream, SubscriptionRef } from "effect"
+import { type Duration, Effect, Logger, Stream, SubscriptionRef } from "effect"
+import { TestClock } from "effect/testing"
+import type { RequestEvent } from "../src/KubeClient.ts"
 import { objectPath, type Target, ToolhiveVirtualMcpServer } from "../src/Target.ts"
 
 /** The group our own CRD is served under in tests (toolhive's real CRD holds toolhive's group). */
@@ -94,3 +96,33 @@ export const awaitStream = <A>(stream: Stream.Stream<A>, predicate: (a: A) => bo
 /** The number of reports a publisher's reporter has finished, whatever the outcome. */
 export const reportsDone = (health: { readonly outcomes: Readonly<Record<string, number>> } | undefined) =>
   health === undefined ? 0 : Object.values(health.outcomes).reduce((a, b) => a + b, 0)
+
+/** A logger that keeps every line, for asserting what an operator would read. */
+export const captureLogs = () => {
+  const lines: Array<{ readonly level: string; readonly text: string }> = []
+  const logger = Logger.make((options) => {
+    const parts = Array.isArray(options.message) ? options.message : [options.message]
+    lines.push({ level: String(options.logLevel), text: parts.map((p) => String(p)).join(" ") })
+  })
+  return { lines, layer: Logger.layer([logger]) }
+}
+
+/**
+ * Follows the reporter's API requests (through its `onRequest` hook) so a test moves virtual
+ * time only while none is in flight: real I/O and `TestClock` never race.
+ */
+export const requestTracker = () => {
+  let inFlight = 0
+  const waiters: Array<() => void> = []
+  const onRequest = (event: RequestEvent) => {
+    if (event.phase === "start") inFlight++
+    else if (--inFlight === 0) for (const wake of waiters.splice(0)) wake()
+  }
+  /** Resolves once no request is in flight, then lets the callers' fibers run on. */
+  const idle = Effect.promise(
+    () => new Promise<void>((resolve) => (inFlight === 0 ? resolve() : waiters.push(resolve)))
+  ).pipe(Effect.andThen(ioTurn), Effect.andThen(ioTurn))
+  /** Advances virtual time; fibers it wakes start their requests, which are awaited. */
+  const step = (duration: Duration.Input) => TestClock.adjust(duration).pipe(Effect.andThen(idle))
+  return { onRequest, idle, step, inFlight: () => inFlight }
+}
