@@ -9,7 +9,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
-import { type McpBackendHandle, startMcpBackend, stdioBackendCommand } from "@vmcp-status/testkit"
+import {
+  kubeconfigYaml,
+  type McpBackendHandle,
+  startFaultProxy,
+  startMcpBackend,
+  stdioBackendCommand
+} from "@vmcp-status/testkit"
 import { describeWithKube } from "@vmcp-status/testkit/vitest"
 import { afterEach, describe, expect, it } from "vitest"
 import YAML from "yaml"
@@ -209,6 +215,104 @@ describeWithKube("vmcp serve, end to end", (kube) => {
       reason: "ShuttingDown"
     })
     expect(app.stderr()).toBe("")
+  })
+
+  it("keeps serving MCP while the API server fails or hangs, lands the latest status after, and stops on time", async () => {
+    const proxy = await startFaultProxy({ upstream: kube.connection.url, upstreamCa: kube.connection.ca })
+    cleanups.push(() => proxy.close())
+    const kubeconfig = join(mkdtempSync(join(tmpdir(), "vmcp-e2e-kube-")), "kubeconfig")
+    writeFileSync(
+      kubeconfig,
+      kubeconfigYaml({ server: proxy.url, ca: proxy.ca, token: kube.connection.adminToken })
+    )
+    const alpha = await startMcpBackend({ name: "alpha", tools: [{ name: "search", text: "found it" }] })
+    const beta = await startMcpBackend({ name: "beta", tools: [{ name: "lookup" }] })
+    cleanups.push(
+      () => alpha.close(),
+      () => beta.close()
+    )
+    const file = writeConfig({
+      name: "faults",
+      listen: { port: 0 },
+      health: { interval: "300ms", timeout: "1s", slowThreshold: "800ms", unhealthyThreshold: 2 },
+      backends: [
+        { name: "alpha", transport: "streamable-http", url: alpha.url },
+        { name: "beta", transport: "streamable-http", url: beta.url }
+      ]
+    })
+    const namespace = await kube.namespace("faults")
+    const object = {
+      apiVersion: "toolhive.stacklok.dev/v1beta1",
+      kind: "VirtualMCPServer",
+      metadata: { name: "faults", namespace },
+      spec: {}
+    }
+    await apply(kube.admin, object, namespace)
+    const phase = async () =>
+      (
+        (await kube.admin.request({ method: "GET", path: `${collectionPath(object, namespace)}/faults` }))
+          .body as {
+          status?: { phase?: string }
+        }
+      ).status?.phase
+    const app = startApp([
+      "--config",
+      file,
+      "--reporters",
+      "log,k8s",
+      "--kubeconfig",
+      kubeconfig,
+      "--name",
+      "faults",
+      "--namespace",
+      namespace
+    ])
+    cleanups.push(() => {
+      if (app.child.exitCode === null) app.child.kill("SIGKILL")
+    })
+    const url = await eventually("the app to listen", () => {
+      const line = app.lines.find((l) => String(l.message).startsWith("serving MCP at "))
+      return line === undefined ? undefined : String(line.message).split(" ")[3]!
+    })
+    await eventually("Ready on the custom resource", async () =>
+      (await phase()) === "Ready" ? true : undefined
+    )
+    const client = new Client({ name: "faults-client", version: "0.0.0" })
+    await client.connect(new StreamableHTTPClientTransport(new URL(url)))
+    cleanups.push(() => client.close())
+
+    // Every request to the API server now fails with 503, then hangs.
+    proxy.addRule({ fault: { kind: "status", status: 503, retryAfterSeconds: 1 }, forMs: 1_500 })
+    await beta.setMode("down")
+    await eventually("Degraded in the log", () =>
+      app.lines.some((l) => l.event === "StatusChanged" && l.phase === "Degraded") ? true : undefined
+    )
+    proxy.addRule({ fault: { kind: "hang" } })
+    expect((await client.callTool({ name: "alpha_search" })).content).toEqual([
+      { type: "text", text: "found it" }
+    ])
+    expect((await client.listTools(undefined, { cacheMode: "bypass" })).tools.map((t) => t.name)).toEqual([
+      "alpha_search"
+    ])
+    expect(await phase()).toBe("Ready")
+
+    // The API server answers again: the newest status lands.
+    proxy.clearRules()
+    await eventually(
+      "Degraded on the custom resource",
+      async () => ((await phase()) === "Degraded" ? true : undefined),
+      45_000
+    )
+
+    // Stop while the API server hangs: bounded by the final-status budget, exit 0.
+    proxy.addRule({ fault: { kind: "hang" } })
+    const stoppedAt = Date.now()
+    app.child.kill("SIGTERM")
+    expect(await app.exited).toBe(0)
+    process.stdout.write(
+      `[e2e] exit ${Date.now() - stoppedAt} ms after SIGTERM with the API server hanging\n`
+    )
+    proxy.clearRules()
   })
 
   it("a required reporter that cannot start stops startup with a clear error and exit code 1", async () => {
