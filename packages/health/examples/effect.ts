@@ -2,6 +2,7 @@ import { type InvalidOptionError, Publisher, Reporter, type ReporterStartError }
 import {
   type BackendConfig,
   type HealthChecker,
+  type HealthOptions,
   type InvalidHealthConfig,
   publishHealth
 } from "@vmcp-status/health"
@@ -12,14 +13,15 @@ export interface Running {
   readonly checker: HealthChecker.HealthChecker
 }
 
-/** Health checks feeding a publisher with a log reporter, until the scope closes. */
+/** Health checks (every 15 s unless `options` say otherwise) feeding a publisher with a log reporter, until the scope closes. */
 export const checkAndLog = (
-  backends: ReadonlyArray<BackendConfig>
+  backends: ReadonlyArray<BackendConfig>,
+  options: Omit<HealthOptions, "backends"> = {}
 ): Effect.Effect<Running, InvalidHealthConfig | InvalidOptionError | ReporterStartError, Scope.Scope> =>
   Effect.gen(function* () {
     const publisher = yield* Publisher.make({
       reporters: [Reporter.make("log", (status) => Effect.log(`${status.phase}: ${status.message}`))]
     })
-    const checker = yield* publishHealth(publisher, { backends, interval: "15 seconds" })
+    const checker = yield* publishHealth(publisher, { interval: "15 seconds", ...options, backends })
     return { publisher, checker }
   })
