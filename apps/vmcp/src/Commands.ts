@@ -14,6 +14,7 @@ import {
 import { decodeConfig, type VmcpConfig } from "./Config.ts"
 import { ManifestDefaults, makeManifests, manifestsYaml } from "./Manifests.ts"
 import { serve } from "./Serve.ts"
+import { status } from "./StatusCommand.ts"
 import { paintFor } from "./Terminal.ts"
 
 const validate: Command = {
@@ -122,7 +123,7 @@ const manifests: Command = {
   }
 }
 
-const commands: Record<string, Command> = { serve, validate, manifests }
+const commands: Record<string, Command> = { serve, status, validate, manifests }
 
 const mainHelp = () => `Usage: vmcp <command> [options]
 

@@ -1,8 +1,11 @@
+import { Writable } from "node:stream"
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
+import { type BackendHealth, deriveStatus } from "@vmcp-status/core"
 import { type McpBackendHandle, startMcpBackend, stdioBackendCommand } from "@vmcp-status/testkit"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { makeBackendConnection } from "../src/BackendConnection.ts"
+import { runCli } from "../src/Commands.ts"
 import { decodeConfig } from "../src/Config.ts"
 import { makeGateway } from "../src/Gateway.ts"
 import { type HttpServer, startHttpServer } from "../src/HttpServer.ts"
@@ -151,6 +154,68 @@ describe("the aggregated endpoint", () => {
     const bad = backend("wrong")
     cleanups.push(() => bad.close())
     await expect(bad.ping({ timeoutMs: 5000 })).rejects.toThrow()
+  })
+
+  it("vmcp status prints a running server's status and exits 0 only when Ready", async () => {
+    const endpoint = makeMcpEndpoint({
+      name: "vmcp",
+      version: "0.0.0",
+      router: { tools: () => [], call: async () => ({ content: [] }) }
+    })
+    const backend = (name: string, health: BackendHealth) => ({
+      name,
+      transport: "stdio" as const,
+      health,
+      message: health === "healthy" ? "" : "timeout (no answer within 1000 ms)",
+      toolCount: 2,
+      consecutiveFailures: health === "healthy" ? 0 : 3,
+      circuit: "closed" as const,
+      lastTransitionTime: "2026-11-27T23:00:00Z"
+    })
+    let current = deriveStatus({
+      backends: [backend("clock", "healthy"), backend("echo", "unhealthy")],
+      initialRoundComplete: true,
+      now: "2026-11-27T23:00:00Z"
+    })
+    const http = await startHttpServer({
+      host: "127.0.0.1",
+      port: 0,
+      endpoint,
+      ready: () => true,
+      status: () => current
+    })
+    cleanups.push(
+      () => http.close(),
+      () => endpoint.close()
+    )
+    let out = ""
+    const io = {
+      stdout: new Writable({
+        write: (c, _e, done) => {
+          out += String(c)
+          done()
+        }
+      }),
+      stderr: new Writable({ write: (_c, _e, done) => done() }),
+      env: {}
+    }
+    expect(await runCli(["status", "--url", http.url], io)).toBe(1)
+    expect(out).toBe(
+      [
+        "Degraded  1/2 backends healthy, 2 tools",
+        "  clock  healthy          2 tools",
+        "  echo   unhealthy        2 tools    timeout (no answer within 1000 ms)",
+        "conditions: Ready=False (SomeBackendsUnhealthy), Degraded=True (SomeBackendsUnhealthy), Reconciling=False (Reconciled), Stalled=False (NotStalled), BackendsDiscovered=False (DiscoveryPending)",
+        ""
+      ].join("\n")
+    )
+    current = deriveStatus({
+      backends: [backend("clock", "healthy")],
+      initialRoundComplete: true,
+      now: "2026-11-27T23:00:00Z"
+    })
+    expect(await runCli(["status", "--url", http.url, "--json"], io)).toBe(0)
+    expect(await runCli(["status", "--url", "http://127.0.0.1:9"], io)).toBe(1)
   })
 
   it("serves /healthz, /readyz and 404 elsewhere", async () => {

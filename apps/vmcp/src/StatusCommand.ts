@@ -1,0 +1,91 @@
+import type { BackendHealth, Phase, RuntimeStatus } from "@vmcp-status/core"
+import { type CliIo, type Command, ExitCode, usageError, writeLine } from "./CommandLine.ts"
+import { Paths } from "./HttpServer.ts"
+import { type Paint, paintFor } from "./Terminal.ts"
+
+const phaseColor = (paint: Paint, phase: Phase) =>
+  phase === "Ready"
+    ? paint.green
+    : phase === "Degraded"
+      ? paint.yellow
+      : phase === "Failed"
+        ? paint.red
+        : paint.dim
+
+const healthColor = (paint: Paint, health: BackendHealth) =>
+  health === "healthy"
+    ? paint.green
+    : health === "degraded"
+      ? paint.yellow
+      : health === "unknown"
+        ? paint.dim
+        : paint.red
+
+/**
+ * The status as a few readable lines: phase and message, one line per backend, the conditions.
+ *
+ * @example
+ * ```ts
+ * import { deriveStatus } from "@vmcp-status/core"
+ * import { formatStatus, paintFor } from "@vmcp-status/vmcp"
+ *
+ * const text = formatStatus(deriveStatus({ backends: [], initialRoundComplete: true, now: "2026-11-27T23:00:00Z" }), paintFor({}))
+ * ```
+ */
+export const formatStatus = (status: RuntimeStatus, paint: Paint): string => {
+  const lines = [`${paint.bold(phaseColor(paint, status.phase)(status.phase))}  ${status.message}`]
+  const width = Math.max(0, ...status.backends.map((b) => b.name.length))
+  for (const b of status.backends) {
+    const health = healthColor(paint, b.health)(b.health.padEnd(15))
+    const tools = `${b.toolCount} tool${b.toolCount === 1 ? "" : "s"}`.padEnd(9)
+    lines.push(`  ${b.name.padEnd(width)}  ${health}  ${tools}  ${paint.dim(b.message)}`.trimEnd())
+  }
+  lines.push(
+    paint.dim(`conditions: ${status.conditions.map((c) => `${c.type}=${c.status} (${c.reason})`).join(", ")}`)
+  )
+  return lines.join("\n")
+}
+
+const statusHelp = `Usage: vmcp status [--url <base URL>] [--json]
+
+Reads a running server's ${Paths.status} and prints it: the phase and message, one line per backend
+(health, tools, why), and the conditions. Exit code 0 when the phase is Ready, 1 otherwise or
+when the server cannot be reached.
+
+Options:
+  --url <url>     the server (default http://127.0.0.1:4483)
+  --json          print the status as JSON instead
+  -h, --help      this help`
+
+/** `vmcp status`. */
+export const status: Command = {
+  summary: "print the status of a running server",
+  help: statusHelp,
+  options: { url: { type: "string" }, json: { type: "boolean" } },
+  run: async (values, io: CliIo) => {
+    const base = ((values.url as string | undefined) ?? "http://127.0.0.1:4483").replace(/\/+$/, "")
+    if (!URL.canParse(base))
+      return usageError(io, `--url must be a URL, got ${JSON.stringify(base)}`, statusHelp)
+    const paint = paintFor(io.stderr, io.env)
+    let body: RuntimeStatus
+    try {
+      const res = await fetch(`${base}${Paths.status}`, { signal: AbortSignal.timeout(5_000) })
+      if (!res.ok) {
+        writeLine(io.stderr, `${paint.red("error:")} ${base}${Paths.status} answered HTTP ${res.status}`)
+        return ExitCode.failure
+      }
+      body = (await res.json()) as RuntimeStatus
+    } catch (error) {
+      writeLine(
+        io.stderr,
+        `${paint.red("error:")} cannot reach ${base}${Paths.status}: ${error instanceof Error ? error.message : String(error)}`
+      )
+      return ExitCode.failure
+    }
+    writeLine(
+      io.stdout,
+      values.json === true ? JSON.stringify(body, null, 2) : formatStatus(body, paintFor(io.stdout, io.env))
+    )
+    return body.phase === "Ready" ? ExitCode.ok : ExitCode.failure
+  }
+}
