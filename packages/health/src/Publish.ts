@@ -1,4 +1,4 @@
-import { deriveStatus, type RuntimeStatus, toTimestamp } from "@vmcp-status/core"
+import { type BackendHealthReport, deriveStatus, type RuntimeStatus, toTimestamp } from "@vmcp-status/core"
 import { Clock, Effect, type Scope, Stream } from "effect"
 import type { HealthOptions } from "./Config.ts"
 import type { InvalidHealthConfig } from "./Errors.ts"
@@ -8,6 +8,32 @@ import { type HealthChecker, type HealthSnapshot, make } from "./HealthChecker.t
 export interface StatusSink {
   readonly update: (status: RuntimeStatus) => Effect.Effect<void>
 }
+
+/**
+ * How often a snapshot that differs from the last published one only in volatile fields
+ * (`lastCheckTime`, `latencyMs`) is published: deriving and fingerprinting a status costs O(backends),
+ * and with many backends such snapshots arrive several times a second while changing nothing a
+ * reporter writes.
+ */
+export const VOLATILE_PUBLISH_INTERVAL_MS = 1_000
+
+const sameStable = (a: BackendHealthReport, b: BackendHealthReport): boolean =>
+  a.name === b.name &&
+  a.health === b.health &&
+  a.message === b.message &&
+  a.toolCount === b.toolCount &&
+  a.consecutiveFailures === b.consecutiveFailures &&
+  a.circuit === b.circuit &&
+  a.lastTransitionTime === b.lastTransitionTime &&
+  a.transport === b.transport &&
+  a.url === b.url
+
+/** True when two snapshots differ at most in volatile fields. */
+export const onlyVolatileChanges = (a: HealthSnapshot, b: HealthSnapshot): boolean =>
+  a.initialRoundComplete === b.initialRoundComplete &&
+  a.lastDiscoveryTime === b.lastDiscoveryTime &&
+  a.backends.length === b.backends.length &&
+  a.backends.every((backend, i) => sameStable(backend, b.backends[i]!))
 
 /**
  * The `RuntimeStatus` of a snapshot at `now` (epoch ms). Pass the previous status so that
@@ -31,8 +57,10 @@ export const toStatus = (snapshot: HealthSnapshot, now: number, previous?: Runti
 
 /**
  * Feeds the snapshots of `checker` to `publisher.update` as `RuntimeStatus`es, starting with the
- * current one, until the scope closes; when snapshots arrive faster than they are published,
- * the newest wins. The publisher then decides what is a change worth
+ * current one, until the scope closes. Every meaningful change is published at once; a snapshot
+ * that only refreshes volatile fields (`lastCheckTime`, `latencyMs`) at most once per
+ * `VOLATILE_PUBLISH_INTERVAL_MS`; when snapshots arrive faster than they are published, the
+ * newest wins. The publisher then decides what is a change worth
  * reporting (volatile fields such as `lastCheckTime` and `latencyMs` are not).
  *
  * @example
@@ -54,13 +82,24 @@ export const publishTo = (
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.suspend(() => {
     let previous: RuntimeStatus | undefined
+    let published: HealthSnapshot | undefined
+    let publishedAt = Number.NEGATIVE_INFINITY
     return checker.changes.pipe(
       // Latest wins: a snapshot holds the whole state, so one that is superseded while the
       // previous one is being published can be skipped.
       Stream.buffer({ capacity: 1, strategy: "sliding" }),
       Stream.runForEach((snapshot) =>
         Effect.gen(function* () {
-          previous = toStatus(snapshot, yield* Clock.currentTimeMillis, previous)
+          const now = yield* Clock.currentTimeMillis
+          if (
+            published !== undefined &&
+            now - publishedAt < VOLATILE_PUBLISH_INTERVAL_MS &&
+            onlyVolatileChanges(published, snapshot)
+          )
+            return
+          published = snapshot
+          publishedAt = now
+          previous = toStatus(snapshot, now, previous)
           yield* publisher.update(previous)
         })
       ),
