@@ -41,6 +41,10 @@ describe("canonical comparison", () => {
       { backends: [backend("a", "healthy"), backend("b", "degraded"), backend("c", "healthy")] }
     ],
     [
+      "a backend url",
+      { backends: [backend("a", "healthy", { url: "http://127.0.0.1:1/mcp" }), backend("b", "degraded")] }
+    ],
+    [
       "a circuit state",
       { backends: [backend("a", "healthy"), backend("b", "degraded", { circuit: "half-open" as const })] }
     ]
