@@ -73,7 +73,17 @@ export const aggregateTools = (
   return [...routed.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
 }
 
-/** True when two tables offer the same tools to clients (names and definitions). */
+/**
+ * True when two tables offer the same tools to clients (names, backends and definitions):
+ * no `tools/list_changed` is announced otherwise.
+ *
+ * @example
+ * ```ts
+ * import { sameTools } from "@vmcp-status/vmcp"
+ *
+ * sameTools([], []) // true
+ * ```
+ */
 export const sameTools = (a: ReadonlyArray<RoutedTool>, b: ReadonlyArray<RoutedTool>): boolean =>
   a.length === b.length &&
   a.every((t, i) => {

@@ -41,6 +41,14 @@ export interface HttpServer {
 /**
  * The status as `/status` shows it: no backend URLs (they may be internal addresses or carry
  * credentials even when redacted).
+ *
+ * @example
+ * ```ts
+ * import { deriveStatus } from "@vmcp-status/core"
+ * import { publicStatus } from "@vmcp-status/vmcp"
+ *
+ * publicStatus(deriveStatus({ backends: [], initialRoundComplete: true, now: "2026-11-27T23:00:00Z" }))
+ * ```
  */
 export const publicStatus = (status: RuntimeStatus): RuntimeStatus => ({
   ...status,
@@ -58,6 +66,15 @@ const text = (res: ServerResponse, status: number, body: string) => {
  * Starts the HTTP server: MCP at `/mcp`, `/healthz` (the process serves), `/readyz` (ready
  * for traffic), `/status` (the RuntimeStatus as JSON) and `/metrics`. Bound to loopback unless
  * told otherwise; on loopback the `Host` header is checked against DNS rebinding.
+ *
+ * @example
+ * ```ts
+ * import { makeMcpEndpoint, startHttpServer } from "@vmcp-status/vmcp"
+ *
+ * const endpoint = makeMcpEndpoint({ name: "vmcp", version: "0.1.0", router: { tools: () => [], call: async () => ({ content: [] }) } })
+ * const http = await startHttpServer({ host: "127.0.0.1", port: 0, endpoint, ready: () => true, status: () => undefined })
+ * await http.close()
+ * ```
  */
 export const startHttpServer = (options: HttpServerOptions): Promise<HttpServer> => {
   const checkHost = LOOPBACK.has(options.host) ? localhostHostValidation() : undefined

@@ -46,7 +46,16 @@ export type Manifest = Record<string, unknown> & {
   }
 }
 
-/** The CRD shipped with `@vmcp-status/k8s`, parsed. */
+/**
+ * The CRD shipped with `@vmcp-status/k8s` (its `crd/virtualmcpservers.yaml`), parsed.
+ *
+ * @example
+ * ```ts
+ * import { loadCrd } from "@vmcp-status/vmcp"
+ *
+ * loadCrd().metadata.name // "virtualmcpservers.toolhive.stacklok.dev"
+ * ```
+ */
 export const loadCrd = (): Manifest => {
   const require = createRequire(import.meta.url)
   const root = dirname(require.resolve("@vmcp-status/k8s/package.json"))
@@ -195,6 +204,17 @@ export const makeManifests = (options: ManifestOptions): ReadonlyArray<Manifest>
   return objects
 }
 
-/** The objects as one multi-document YAML stream. */
+/**
+ * The objects as one multi-document YAML stream, for `kubectl apply -f -`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { decodeConfig, makeManifests, manifestsYaml } from "@vmcp-status/vmcp"
+ *
+ * const config = Effect.runSync(decodeConfig({}, "inline"))
+ * process.stdout.write(manifestsYaml(makeManifests({ name: "my-vmcp", namespace: "tools", config })))
+ * ```
+ */
 export const manifestsYaml = (objects: ReadonlyArray<Manifest>): string =>
   objects.map((o) => YAML.stringify(o, { lineWidth: 0 })).join("---\n")

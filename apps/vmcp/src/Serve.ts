@@ -69,6 +69,16 @@ const effectLogger = (logger: winston.Logger) =>
  * Runs the server until a stop signal, then shuts down in order: readiness off, in-flight
  * calls drained (bounded), final status published (`ShuttingDown`), backends and listeners
  * closed. Resolves with the exit code.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { defaultIo, loadConfig, runServer, selectReporters } from "@vmcp-status/vmcp"
+ *
+ * const config = await Effect.runPromise(loadConfig("vmcp.yaml"))
+ * const selection = selectReporters({ env: process.env })
+ * if (typeof selection !== "string") process.exitCode = await runServer({ config, selection, io: defaultIo() })
+ * ```
  */
 export const runServer = async (options: ServerOptions): Promise<number> => {
   const { config, selection, io } = options

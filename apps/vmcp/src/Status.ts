@@ -32,6 +32,19 @@ export interface StatusRuntime {
  * A health check over the gateway's own session with the backend (so a stdio backend runs
  * once): MCP `ping`, plus `tools/list` when the session is new, after `list_changed`, and every
  * `DISCOVERY_INTERVAL_MS`. The tools found feed the gateway's table.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HealthChecker } from "@vmcp-status/health"
+ * import { decodeConfig, healthCheckFor, makeBackendConnection, makeGateway } from "@vmcp-status/vmcp"
+ *
+ * const program = Effect.scoped(Effect.gen(function* () {
+ *   const config = yield* decodeConfig({ backends: [] }, "inline")
+ *   const gateway = makeGateway(config, config.backends.map((b) => makeBackendConnection(b)))
+ *   yield* HealthChecker.make({ backends: gateway.connections.map((c) => healthCheckFor(c, gateway, 10_000)) })
+ * }))
+ * ```
  */
 export const healthCheckFor = (
   connection: BackendConnection,
@@ -93,6 +106,19 @@ export interface StatusOptions {
  * through the gateway's sessions, and the wiring between them: every health snapshot becomes a
  * `RuntimeStatus`, marks backends routable or not in the gateway (hiding or showing their
  * tools), and goes to the publisher.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { decodeConfig, makeBackendConnection, makeGateway, startStatus } from "@vmcp-status/vmcp"
+ *
+ * const program = Effect.scoped(Effect.gen(function* () {
+ *   const config = yield* decodeConfig({ backends: [] }, "inline")
+ *   const gateway = makeGateway(config, config.backends.map((b) => makeBackendConnection(b)))
+ *   const status = yield* startStatus({ config, gateway, reporters: [] })
+ *   yield* status.finish
+ * }))
+ * ```
  */
 export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) {
   const { config, gateway } = options

@@ -10,7 +10,16 @@ export interface Paint {
 const wrap = (on: boolean, open: number, close: number) => (s: string) =>
   on ? `\u001b[${open}m${s}\u001b[${close}m` : s
 
-/** Paint for `stream`: ANSI colours on a TTY, plain text when piped or with `NO_COLOR`. */
+/**
+ * Paint for `stream`: ANSI colours on a TTY, plain text when piped or with `NO_COLOR`.
+ *
+ * @example
+ * ```ts
+ * import { paintFor } from "@vmcp-status/vmcp"
+ *
+ * process.stdout.write(`${paintFor(process.stdout).green("ok")}\n`)
+ * ```
+ */
 export const paintFor = (
   stream: { readonly isTTY?: boolean },
   env: Readonly<Record<string, string | undefined>> = process.env

@@ -1,0 +1,77 @@
+import { startMcpBackend } from "@vmcp-status/testkit"
+import { Effect, Exit, Scope } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import { makeBackendConnection } from "../src/BackendConnection.ts"
+import { decodeConfig } from "../src/Config.ts"
+import { makeGateway } from "../src/Gateway.ts"
+import { type StatusRuntime, startStatus } from "../src/Status.ts"
+
+const cleanups: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+/** Resolves when the gateway's tool table next changes. */
+const nextToolsChange = (gateway: { onToolsChanged: (() => void) | undefined }) =>
+  new Promise<void>((resolve) => {
+    gateway.onToolsChanged = () => {
+      gateway.onToolsChanged = undefined
+      resolve()
+    }
+  })
+
+const start = async (backendUrl: string) => {
+  const config = Effect.runSync(
+    decodeConfig(
+      {
+        health: { interval: "200ms", timeout: "2s", slowThreshold: "1s" },
+        backends: [{ name: "web", transport: "streamable-http", url: backendUrl }]
+      },
+      "test"
+    )
+  )
+  const gateway = makeGateway(
+    config,
+    config.backends.map((b) => makeBackendConnection(b))
+  )
+  cleanups.push(() => gateway.close())
+  const scope = Effect.runSync(Scope.make())
+  cleanups.push(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+  const firstTools = nextToolsChange(gateway)
+  const status: StatusRuntime = await Effect.runPromise(
+    Scope.provide(startStatus({ config, gateway, reporters: [] }), scope)
+  )
+  await firstTools
+  return { gateway, status }
+}
+
+describe("the status pipeline (health → gateway → publisher)", () => {
+  it("discovers a backend's tools on its first probe and makes it routable", async () => {
+    const web = await startMcpBackend({ tools: [{ name: "search" }] })
+    cleanups.push(() => web.close())
+    const { gateway, status } = await start(web.url)
+    expect(gateway.tools().map((t) => t.name)).toEqual(["web_search"])
+    expect(status.current()?.backends[0]).toMatchObject({ name: "web", health: "healthy", toolCount: 1 })
+  })
+
+  it("follows the backend's tools/list_changed: a new tool is offered at once", async () => {
+    const web = await startMcpBackend({ tools: [{ name: "search" }] })
+    cleanups.push(() => web.close())
+    const { gateway } = await start(web.url)
+    const changed = nextToolsChange(gateway)
+    await web.addTool({ name: "fetch" })
+    await changed
+    expect(gateway.tools().map((t) => t.name)).toEqual(["web_fetch", "web_search"])
+  })
+
+  it("finish publishes ShuttingDown as the last status", async () => {
+    const web = await startMcpBackend()
+    cleanups.push(() => web.close())
+    const { status } = await start(web.url)
+    await Effect.runPromise(status.finish)
+    expect(status.current()?.conditions.find((c) => c.type === "Ready")).toMatchObject({
+      status: "False",
+      reason: "ShuttingDown"
+    })
+  })
+})
