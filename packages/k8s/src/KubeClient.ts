@@ -396,9 +396,9 @@ export const clientFromOptions = (
 ): Effect.Effect<{ client: KubeClient; loaded: LoadedConfig }, KubeConfigError, Scope.Scope> =>
   Effect.gen(function* () {
     const loaded = yield* loadConfig(options)
-    const client = yield* makeClient(
-      loaded,
-      options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }
-    )
+    const client = yield* makeClient(loaded, {
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest })
+    })
     return { client, loaded }
   })

@@ -114,15 +114,43 @@ export const captureLogs = () => {
 export const requestTracker = () => {
   let inFlight = 0
   const waiters: Array<() => void> = []
+  const finished: Array<RequestEvent & { readonly phase: "end" }> = []
+  const watchers = new Set<() => void>()
   const onRequest = (event: RequestEvent) => {
     if (event.phase === "start") inFlight++
-    else if (--inFlight === 0) for (const wake of waiters.splice(0)) wake()
+    else {
+      finished.push(event)
+      for (const watch of [...watchers]) watch()
+      if (--inFlight === 0) for (const wake of waiters.splice(0)) wake()
+    }
   }
+  const countFinished = (path: RegExp) => finished.filter((e) => path.test(e.path)).length
+  /** Waits until `n` requests whose path matches have finished (whatever their result). */
+  const finishedAtLeast = (path: RegExp, n: number) =>
+    Effect.promise(
+      () =>
+        new Promise<void>((resolve) => {
+          const check = () => {
+            if (countFinished(path) < n) return
+            watchers.delete(check)
+            resolve()
+          }
+          watchers.add(check)
+          check()
+        })
+    )
   /** Resolves once no request is in flight, then lets the callers' fibers run on. */
   const idle = Effect.promise(
     () => new Promise<void>((resolve) => (inFlight === 0 ? resolve() : waiters.push(resolve)))
   ).pipe(Effect.andThen(ioTurn), Effect.andThen(ioTurn))
   /** Advances virtual time; fibers it wakes start their requests, which are awaited. */
   const step = (duration: Duration.Input) => TestClock.adjust(duration).pipe(Effect.andThen(idle))
-  return { onRequest, idle, step, inFlight: () => inFlight }
+  return {
+    onRequest,
+    idle,
+    step,
+    inFlight: () => inFlight,
+    finished: (path: RegExp) => finished.filter((e) => path.test(e.path)),
+    finishedAtLeast
+  }
 }
