@@ -1,5 +1,5 @@
 import { startMcpBackend } from "@vmcp-status/testkit"
-import { Effect, Exit, Scope } from "effect"
+import { Effect, Exit, Scope, Stream } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { makeBackendConnection } from "../src/BackendConnection.ts"
 import { decodeConfig } from "../src/Config.ts"
@@ -20,12 +20,12 @@ const nextToolsChange = (gateway: { onToolsChanged: (() => void) | undefined }) 
     }
   })
 
-const start = async (backendUrl: string) => {
+const start = async (backendUrl: string, headers: Record<string, string> = {}, waitForTools = true) => {
   const config = Effect.runSync(
     decodeConfig(
       {
         health: { interval: "200ms", timeout: "2s", slowThreshold: "1s" },
-        backends: [{ name: "web", transport: "streamable-http", url: backendUrl }]
+        backends: [{ name: "web", transport: "streamable-http", url: backendUrl, headers }]
       },
       "test"
     )
@@ -41,7 +41,7 @@ const start = async (backendUrl: string) => {
   const status: StatusRuntime = await Effect.runPromise(
     Scope.provide(startStatus({ config, gateway, reporters: [] }), scope)
   )
-  await firstTools
+  if (waitForTools) await firstTools
   return { gateway, status }
 }
 
@@ -62,6 +62,35 @@ describe("the status pipeline (health → gateway → publisher)", () => {
     await web.addTool({ name: "fetch" })
     await changed
     expect(gateway.tools().map((t) => t.name)).toEqual(["web_fetch", "web_search"])
+  })
+
+  it("a backend that rejects the configured credentials is unauthenticated, and its tools are hidden", async () => {
+    const web = await startMcpBackend({ mode: { kind: "auth", token: "right" } })
+    cleanups.push(() => web.close())
+    const { gateway, status } = await start(web.url, { Authorization: "Bearer not-the-t0ken" }, false)
+    const snapshot = await Effect.runPromise(
+      status.checker.changes.pipe(
+        Stream.filter((s) => s.backends[0]?.health === "unauthenticated"),
+        Stream.runHead
+      )
+    )
+    expect(snapshot._tag).toBe("Some")
+    expect(JSON.stringify(status.current())).not.toContain("not-the-t0ken")
+    expect(gateway.tools()).toEqual([])
+  })
+
+  it("a rate-limited backend is degraded, not down: its tools stay", async () => {
+    const web = await startMcpBackend({ tools: [{ name: "search" }] })
+    cleanups.push(() => web.close())
+    const { gateway, status } = await start(web.url)
+    await web.setMode({ kind: "rate-limited", retryAfterSeconds: 1 })
+    await Effect.runPromise(
+      status.checker.changes.pipe(
+        Stream.filter((s) => s.backends[0]?.health === "degraded"),
+        Stream.runHead
+      )
+    )
+    expect(gateway.tools().map((t) => t.name)).toEqual(["web_search"])
   })
 
   it("finish publishes ShuttingDown as the last status", async () => {
