@@ -1,5 +1,4 @@
 import type { ReporterSource } from "@vmcp-status/core"
-import { makeK8sReporter } from "@vmcp-status/k8s"
 import { makeLogReporter } from "@vmcp-status/log"
 import { makePrometheusReporter, type PrometheusReporter } from "@vmcp-status/prometheus"
 import type { VmcpConfig } from "./Config.ts"
@@ -117,14 +116,16 @@ export interface BuiltReporters {
  * import { buildReporters, decodeConfig } from "@vmcp-status/vmcp"
  *
  * const config = Effect.runSync(decodeConfig({}, "inline"))
- * const { sources } = buildReporters({ kinds: ["log"], required: [], reason: "" }, config, { env: process.env })
+ * const { sources } = await buildReporters({ kinds: ["log"], required: [], reason: "" }, config, { env: process.env })
  * ```
  */
-export const buildReporters = (
+export const buildReporters = async (
   selection: ReporterSelection,
   config: VmcpConfig,
   environment: ReporterEnvironment
-): BuiltReporters => {
+): Promise<BuiltReporters> => {
+  // The Kubernetes client is large: it is loaded only when the k8s reporter runs.
+  const k8s = selection.kinds.includes("k8s") ? await import("@vmcp-status/k8s") : undefined
   const sources: Array<ReporterSource> = []
   let prometheus: PrometheusReporter | undefined
   const { env } = environment
@@ -148,7 +149,7 @@ export const buildReporters = (
         break
       case "k8s":
         sources.push(
-          makeK8sReporter({
+          k8s!.makeK8sReporter({
             env,
             mode: config.status.k8s.mode,
             required,

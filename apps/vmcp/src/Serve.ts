@@ -112,13 +112,15 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
     yield* Effect.addFinalizer(() => Effect.promise(() => endpoint.close()))
     gateway.onToolsChanged = () => endpoint.toolsChanged()
 
-    const built = buildReporters(selection, config, {
-      env,
-      stream: io.stdout,
-      ...(options.kubeconfig === undefined ? {} : { kubeconfig: options.kubeconfig }),
-      ...(options.objectName === undefined ? {} : { objectName: options.objectName }),
-      ...(options.objectNamespace === undefined ? {} : { objectNamespace: options.objectNamespace })
-    })
+    const built = yield* Effect.promise(() =>
+      buildReporters(selection, config, {
+        env,
+        stream: io.stdout,
+        ...(options.kubeconfig === undefined ? {} : { kubeconfig: options.kubeconfig }),
+        ...(options.objectName === undefined ? {} : { objectName: options.objectName }),
+        ...(options.objectNamespace === undefined ? {} : { objectNamespace: options.objectNamespace })
+      })
+    )
     const status = yield* startStatus({
       config,
       gateway,
