@@ -1,7 +1,9 @@
 import { type BackendHealth, type RuntimeStatus, redactText, transitions } from "@vmcp-status/core"
 import { Clock, Effect, Option, Queue } from "effect"
+import type { KubeRequestError } from "./Errors.ts"
 import type { KubeClient } from "./KubeClient.ts"
 import { fullBucket, type TokenBucket, type TokenBucketOptions, takeToken } from "./RateLimiter.ts"
+import { explainForbidden } from "./Rbac.ts"
 import type { Target } from "./Target.ts"
 
 /** One Event to emit about the target object. */
@@ -130,23 +132,34 @@ export const makeEventRecorder = (client: KubeClient, options: EventRecorderOpti
 
     const microTime = (ms: number) => new Date(ms).toISOString().replace("Z", "000Z")
 
-    const send = (draft: EventDraft) =>
+    /** True after a failure was logged; the next success re-arms the log line. */
+    let failing = false
+
+    const failed = (verb: "create" | "patch", error: KubeRequestError) =>
       Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const key = `${draft.type}/${draft.reason}/${draft.note}`
-        const existing = series.get(key)
-        if (existing !== undefined && now - existing.lastAt < windowMs) {
-          existing.count++
-          existing.lastAt = now
-          yield* client.request({
-            method: "PATCH",
-            path: `${basePath}/${existing.name}`,
-            contentType: "application/merge-patch+json",
-            body: { series: { count: existing.count, lastObservedTime: microTime(now) } }
-          })
-          stats.seriesUpdates++
-          return
-        }
+        stats.failed++
+        if (failing) return
+        failing = true
+        const detail =
+          error._tag === "KubeApiError" && error.status === 403
+            ? explainForbidden(
+                { verb, group: "events.k8s.io", resource: "events", namespace: target.namespace },
+                error.message
+              )
+            : error._tag === "KubeApiError"
+              ? `HTTP ${error.status} ${error.reason}: ${error.message}`
+              : `${error.kind}: ${error.message}`
+        yield* Effect.logWarning(
+          `Events about ${target.kind} ${target.namespace}/${target.name} are not being recorded (best effort; status is unaffected): ${verb} failed: ${detail}`
+        )
+      })
+
+    const succeeded = Effect.sync(() => {
+      failing = false
+    })
+
+    const create = (draft: EventDraft, key: string, now: number) =>
+      Effect.gen(function* () {
         const taken = takeToken(bucket, rate, now)
         bucket = taken.bucket
         if (taken.waitMs > 0) {
@@ -174,13 +187,40 @@ export const makeEventRecorder = (client: KubeClient, options: EventRecorderOpti
         stats.created++
         series.set(key, { name, count: 1, firstAt: now, lastAt: now })
         for (const [k, s] of series) if (now - s.lastAt >= windowMs) series.delete(k)
-      }).pipe(
-        Effect.catch(() =>
-          Effect.sync(() => {
-            stats.failed++
+        yield* succeeded
+      }).pipe(Effect.catch((e: KubeRequestError) => failed("create", e)))
+
+    const send = (draft: EventDraft) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const key = `${draft.type}/${draft.reason}/${draft.note}`
+        const existing = series.get(key)
+        if (existing === undefined || now - existing.lastAt >= windowMs) return yield* create(draft, key, now)
+        existing.count++
+        existing.lastAt = now
+        yield* client
+          .request({
+            method: "PATCH",
+            path: `${basePath}/${existing.name}`,
+            contentType: "application/merge-patch+json",
+            body: { series: { count: existing.count, lastObservedTime: microTime(now) } }
           })
-        )
-      )
+          .pipe(
+            Effect.andThen(() => {
+              stats.seriesUpdates++
+              return succeeded
+            }),
+            Effect.catch((e: KubeRequestError) =>
+              // The Event expired (the API server keeps them about an hour): start a new series.
+              e._tag === "KubeApiError" && e.status === 404
+                ? Effect.suspend(() => {
+                    series.delete(key)
+                    return create(draft, key, now)
+                  })
+                : failed("patch", e)
+            )
+          )
+      })
 
     yield* Effect.forkScoped(Effect.forever(Queue.take(queue).pipe(Effect.flatMap(send))))
 

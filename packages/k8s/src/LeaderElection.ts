@@ -2,6 +2,7 @@ import { hostname } from "node:os"
 import { Clock, Effect, SubscriptionRef } from "effect"
 import type { KubeRequestError } from "./Errors.ts"
 import type { KubeClient } from "./KubeClient.ts"
+import { explainForbidden } from "./Rbac.ts"
 
 /** Defaults of leader election, as client-go's: 15 s lease, 10 s renew deadline, 2 s retry. */
 export const LeaderElectionDefaults = {
@@ -51,10 +52,24 @@ interface LeaseObject {
 /** `metav1.MicroTime`: RFC 3339 with microseconds. */
 const microTime = (ms: number) => new Date(ms).toISOString().replace("Z", "000Z")
 
-const describe = (error: KubeRequestError) =>
-  error._tag === "KubeApiError"
-    ? `HTTP ${error.status} ${error.reason}: ${error.message}`
-    : `${error.kind}: ${error.message}`
+const verbs: Readonly<Record<string, string>> = { GET: "get", POST: "create", PUT: "update" }
+
+const describe = (error: KubeRequestError, namespace: string, leaseName: string) => {
+  if (error._tag === "KubeTransportError") return `${error.kind}: ${error.message}`
+  if (error.status !== 403) return `HTTP ${error.status} ${error.reason}: ${error.message}`
+  const verb = verbs[error.method] ?? error.method.toLowerCase()
+  return explainForbidden(
+    {
+      verb,
+      group: "coordination.k8s.io",
+      resource: "leases",
+      namespace,
+      // `create` cannot be limited by name: the object does not exist before the request.
+      ...(verb === "create" ? {} : { name: leaseName })
+    },
+    error.message
+  )
+}
 
 /**
  * Leader election on a `coordination.k8s.io/v1` Lease, as client-go's `leaderelection`: every
@@ -209,8 +224,14 @@ export const makeLeaderElector = (
         yield* setLeader(result.success.holding)
         return
       }
-      const message = describe(result.failure)
+      const message = describe(result.failure, options.namespace, options.leaseName)
+      const previous = (yield* SubscriptionRef.get(state)).lastError
       yield* SubscriptionRef.update(state, (s) => ({ ...s, rounds: s.rounds + 1, lastError: message }))
+      // One line per distinct failure, not one per retry period.
+      if (message !== previous)
+        yield* Effect.logWarning(
+          `leader election on Lease ${options.namespace}/${options.leaseName} failed (${identity} keeps trying every ${retryPeriodMs} ms and does not write meanwhile unless it leads): ${message}`
+        )
       if (leader && now - lastRenewAt >= renewDeadlineMs) {
         yield* Effect.logWarning(
           `leader election: could not renew Lease ${options.namespace}/${options.leaseName} for ${renewDeadlineMs} ms (${message}); stepping down`
@@ -252,7 +273,7 @@ export const makeLeaderElector = (
         }),
         Effect.catch((e: KubeRequestError) =>
           Effect.logWarning(
-            `leader election: could not release Lease ${options.namespace}/${options.leaseName} (${describe(e)}); a successor takes over when it expires`
+            `leader election: could not release Lease ${options.namespace}/${options.leaseName} (${describe(e, options.namespace, options.leaseName)}); a successor takes over when it expires`
           )
         )
       )

@@ -16,6 +16,7 @@ import {
   type TokenBucketOptions,
   takeToken
 } from "./RateLimiter.ts"
+import { explainForbidden } from "./Rbac.ts"
 import { type OwnershipMode, type StatusPayload, toStatusPayload } from "./StatusMapping.ts"
 import { objectPath, type Target } from "./Target.ts"
 
@@ -128,17 +129,6 @@ export const withoutFields = (payload: StatusPayload, undeclared: ReadonlySet<st
   return out as unknown as StatusPayload
 }
 
-const describeForbidden = (
-  error: KubeApiError,
-  target: Target,
-  fieldManager: string,
-  verb: string,
-  resource: string
-) =>
-  `RBAC: ${verb} on ${resource} "${target.name}" in namespace "${target.namespace}" is forbidden (${error.message}). ` +
-  `Fix: grant verb "${verb}" on resource "${resource}" (apiGroup "${target.group}", resourceNames ["${target.name}"]) ` +
-  `to this identity in namespace "${target.namespace}"; \`vmcp manifests\` or minimalRules() prints the Role. Field manager: ${fieldManager}.`
-
 /**
  * A 404 is either the object missing (the API server names it in `details`) or the resource not
  * served at all (CRD not installed, or wrong group/version/plural: a plain "404 page not found").
@@ -215,13 +205,16 @@ export const makeStatusApplier = (client: KubeClient, options: StatusApplierOpti
         case 403:
           return new ReporterError({
             reporter,
-            message: describeForbidden(
-              error,
-              target,
-              fieldManager,
-              verb,
-              verb === "get" ? target.plural : `${target.plural}/status`
-            ),
+            message: `${explainForbidden(
+              {
+                verb,
+                group: target.group,
+                resource: verb === "get" ? target.plural : `${target.plural}/status`,
+                namespace: target.namespace,
+                name: target.name
+              },
+              error.message
+            )} (field manager ${fieldManager})`,
             retryAfterMs: slowRetryMs
           })
         case 404:
