@@ -195,3 +195,18 @@ describe("vmcp validate", () => {
     expect(out.text()).toContain("Commands:")
   })
 })
+
+describe("vmcp serve with bad input", () => {
+  it("exits 2 before starting anything: bad config, bad port, unknown reporter", async () => {
+    const err = capture()
+    const io = { stdout: capture().stream, stderr: err.stream, env: {} }
+    const bad = tempFile("backends:\n  - name: a\n    transport: stdio\n")
+    expect(await runCli(["serve", "--config", bad], io)).toBe(2)
+    expect(err.text()).toContain("backends[0].command: expected the program to run for a stdio backend")
+    const good = tempFile("listen: { port: 0 }\n")
+    expect(await runCli(["serve", "--config", good, "--port", "http"], io)).toBe(2)
+    expect(err.text()).toContain('--port must be a port between 0 and 65535, got "http"')
+    expect(await runCli(["serve", "--config", good, "--reporters", "log,statsd"], io)).toBe(2)
+    expect(err.text()).toContain('--reporters: unknown reporter "statsd"')
+  })
+})
