@@ -2,7 +2,7 @@ import { dirname, resolve } from "node:path"
 import { ReporterStartError } from "@vmcp-status/core"
 import { createDefaultLogger, resolveFormat } from "@vmcp-status/log"
 import { metricsHandler } from "@vmcp-status/prometheus"
-import { Cause, Effect, Exit, Logger } from "effect"
+import { Cause, Effect, Exit, Logger, Schema } from "effect"
 import type winston from "winston"
 import { makeBackendConnection } from "./BackendConnection.ts"
 import { type CliIo, type Command, ExitCode, loadOrReport, usageError } from "./CommandLine.ts"
@@ -11,7 +11,7 @@ import { makeGateway } from "./Gateway.ts"
 import { type HttpServer, Paths, startHttpServer } from "./HttpServer.ts"
 import { makeMcpEndpoint } from "./McpEndpoint.ts"
 import { buildReporters, type ReporterSelection, selectReporters } from "./Reporters.ts"
-import { startStatus } from "./Status.ts"
+import { type StatusRuntime, startStatus } from "./Status.ts"
 
 /** The app's version, as MCP clients see it in `serverInfo`. */
 export const VERSION = "0.1.0"
@@ -25,6 +25,11 @@ export const ShutdownBudget = {
   /** If anything hangs past this, the process exits anyway. */
   hardExitMs: 9_500
 } as const
+
+/** The HTTP server could not listen; `message` says why and what to change. */
+export class ListenError extends Schema.TaggedError<ListenError>()("ListenError", {
+  message: Schema.String
+}) {}
 
 /** Options of `runServer`. */
 export interface ServerOptions {
@@ -121,14 +126,8 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
         ...(options.objectNamespace === undefined ? {} : { objectNamespace: options.objectNamespace })
       })
     )
-    const status = yield* startStatus({
-      config,
-      gateway,
-      reporters: built.sources,
-      prometheus: built.prometheus,
-      stopTimeoutMs: ShutdownBudget.finalStatusMs
-    })
-
+    // Listen first: a taken port fails startup before any backend or API server is contacted.
+    let status: StatusRuntime | undefined
     let stopping = false
     const http: HttpServer = yield* Effect.tryPromise({
       try: () =>
@@ -136,8 +135,8 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
           host: config.listen.host,
           port: config.listen.port,
           endpoint,
-          ready: () => !stopping && status.initialRoundComplete(),
-          status: status.current,
+          ready: () => !stopping && status?.initialRoundComplete() === true,
+          status: () => status?.current(),
           ...(built.prometheus === undefined ? {} : { metrics: metricsHandler(built.prometheus.registry) })
         }),
       catch: (error) => {
@@ -152,6 +151,14 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
       }
     })
     yield* Effect.addFinalizer(() => Effect.promise(() => http.close()))
+    const running = yield* startStatus({
+      config,
+      gateway,
+      reporters: built.sources,
+      prometheus: built.prometheus,
+      stopTimeoutMs: ShutdownBudget.finalStatusMs
+    })
+    status = running
     yield* log(
       "info",
       `serving MCP at ${http.url}${Paths.mcp} (also ${Paths.healthz}, ${Paths.readyz}, ${Paths.status}${
@@ -161,14 +168,13 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
 
     const signal = yield* Effect.promise(() => stopSignal)
     stopping = true
-    const hard =
-      options.hardExit === false
-        ? undefined
-        : setTimeout(() => {
-            logger.log({ level: "error", message: "shutdown took too long; exiting now", vmcp })
-            process.exit(ExitCode.failure)
-          }, ShutdownBudget.hardExitMs)
-    hard?.unref()
+    if (options.hardExit !== false) {
+      hard = setTimeout(() => {
+        logger.log({ level: "error", message: "shutdown took too long; exiting now", vmcp })
+        process.exit(ExitCode.failure)
+      }, ShutdownBudget.hardExitMs)
+      hard.unref()
+    }
     const drainMs = Math.min(config.shutdown.drainTimeout, ShutdownBudget.maxDrainMs)
     yield* log(
       "info",
@@ -177,16 +183,18 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
     const drained = yield* Effect.promise(() => gateway.drain(drainMs))
     if (!drained)
       yield* log("warn", `${gateway.inFlight()} call(s) still running after ${drainMs} ms; cutting them`)
-    yield* status.finish
+    yield* running.finish
     http.stopAccepting()
     yield* log("info", "stopped")
-    if (hard !== undefined) clearTimeout(hard)
     return ExitCode.ok
   })
 
+  // Armed on the stop signal; covers the closing of listeners and backends too.
+  let hard: NodeJS.Timeout | undefined
   const exit = await Effect.runPromiseExit(
     program.pipe(Effect.scoped, Effect.provide(Logger.layer([effectLogger(logger)])))
   )
+  if (hard !== undefined) clearTimeout(hard)
   if (Exit.isSuccess(exit)) return exit.value
   const failure = Cause.findErrorOption(exit.cause)
   const error = failure._tag === "Some" ? failure.value : Cause.squash(exit.cause)
@@ -202,13 +210,6 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
     logger.end()
   })
   return ExitCode.failure
-}
-
-class ListenError extends Error {
-  readonly _tag = "ListenError"
-  constructor(options: { readonly message: string }) {
-    super(options.message)
-  }
 }
 
 const serveHelp = `Usage: vmcp serve [--config <file>] [options]

@@ -5,6 +5,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -346,7 +348,20 @@ describeWithKube("vmcp serve, end to end", (kube) => {
   })
 })
 
-describe("vmcp serve, shutdown", () => {
+describe("vmcp serve, startup and shutdown", () => {
+  it("a taken port fails startup with exit 1 and says what to change", async () => {
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve))
+    cleanups.push(() => new Promise((resolve) => blocker.close(resolve)))
+    const port = (blocker.address() as AddressInfo).port
+    const app = startApp(["--config", writeConfig({}), "--port", String(port), "--reporters", "log"])
+    expect(await app.exited).toBe(1)
+    const error = app.lines.find((l) => l.level === "error")
+    expect(String(error?.message)).toBe(
+      `cannot listen on 127.0.0.1:${port} (EADDRINUSE): another process uses the port; set listen.port in the config or pass --port`
+    )
+  })
+
   it("on SIGTERM turns readiness off, lets a call in flight finish, then exits 0", async () => {
     const slow = await startMcpBackend({ name: "slow", tools: [{ name: "work", text: "done" }] })
     cleanups.push(() => slow.close())
