@@ -40,7 +40,11 @@ describeWithKube("RBAC: the minimal Role, proven with a restricted identity", (k
    * and leader election on) through a life: first status, a backend going down and back, the
    * same failure again (an Event series), two Lease renewals.
    */
-  const live = (rulesFor: (rules: ReadonlyArray<PolicyRule>) => ReadonlyArray<PolicyRule>) => {
+  const live = (
+    rulesFor: (rules: ReadonlyArray<PolicyRule>) => ReadonlyArray<PolicyRule>,
+    /** Event requests to wait for before looking (they run in their own fiber). */
+    eventRequests = 0
+  ) => {
     const logs = captureLogs()
     return Effect.gen(function* () {
       const namespace = yield* Effect.promise(() => kube.namespace("rbac"))
@@ -87,7 +91,6 @@ describeWithKube("RBAC: the minimal Role, proven with a restricted identity", (k
             group: target.group,
             namespace,
             name: target.name,
-            requestTimeoutMs: 2_000,
             leaderElection: { identity: "replica-0" },
             onRequest: tracker.onRequest
           })
@@ -120,6 +123,7 @@ describeWithKube("RBAC: the minimal Role, proven with a restricted identity", (k
       yield* settle
       yield* tracker.step("2 seconds")
       yield* settle
+      yield* tracker.finishedAtLeast(/^\/apis\/events\.k8s\.io\//, eventRequests)
       const events = yield* Effect.promise(() =>
         kube.admin.request({ method: "GET", path: `/apis/events.k8s.io/v1/namespaces/${namespace}/events` })
       )
@@ -143,7 +147,8 @@ describeWithKube("RBAC: the minimal Role, proven with a restricted identity", (k
     "minimalRules suffice: status, Events (with a series) and the Lease all work, nothing is logged",
     () =>
       Effect.gen(function* () {
-        const result = yield* live((rules) => rules)
+        // Four Events created, two series updates.
+        const result = yield* live((rules) => rules, 6)
         expect(result.warnings).toEqual([])
         expect(result.object.status?.phase).toBe("Degraded")
         expect(result.lease?.holderIdentity).toBe("replica-0")
