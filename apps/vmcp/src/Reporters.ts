@@ -150,15 +150,21 @@ export const buildReporters = async (
       case "k8s":
         sources.push(
           k8s!.makeK8sReporter({
-            env,
+            // The object is named through the environment: `name` of these options is both the
+            // reporter's name and the object's, and the reporter stays `k8s` in health and metrics.
+            env: {
+              ...env,
+              ...(environment.objectName === undefined ? {} : { VMCP_NAME: environment.objectName }),
+              ...(environment.objectNamespace === undefined
+                ? {}
+                : { VMCP_NAMESPACE: environment.objectNamespace })
+            },
             mode: config.status.k8s.mode,
             required,
             leaderElection: config.status.k8s.leaderElection
               ? { ...(set(env.POD_NAME) ? { identity: env.POD_NAME! } : {}) }
               : false,
-            ...(environment.kubeconfig === undefined ? {} : { kubeconfig: environment.kubeconfig }),
-            ...(environment.objectName === undefined ? {} : { name: environment.objectName }),
-            ...(environment.objectNamespace === undefined ? {} : { namespace: environment.objectNamespace })
+            ...(environment.kubeconfig === undefined ? {} : { kubeconfig: environment.kubeconfig })
           })
         )
         break

@@ -190,6 +190,8 @@ describeWithKube("vmcp serve, end to end", (kube) => {
     const metrics = await (await fetch(url.replace(/\/mcp$/, "/metrics"))).text()
     expect(metrics).toContain('vmcp_phase{vmcp="e2e",phase="Degraded"} 1')
     expect(metrics).not.toContain(String(beta.port))
+    // The k8s reporter keeps its own name in health and metrics; the object is named by --name.
+    expect(metrics).toMatch(/vmcp_reports_total\{[^}]*reporter="k8s"/)
 
     // beta comes back: Ready again, its tools return.
     await beta.setMode("up")
