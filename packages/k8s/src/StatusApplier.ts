@@ -217,6 +217,11 @@ export const makeStatusApplier = (client: KubeClient, options: StatusApplierOpti
             )} (field manager ${fieldManager})`,
             retryAfterMs: slowRetryMs
           })
+        case 401:
+          return new ReporterError({
+            reporter,
+            message: `${base}: the API server rejected the credentials (expired or revoked token, wrong cluster?): in a cluster check the service-account token mount; otherwise refresh the kubeconfig's credentials`
+          })
         case 404:
           return new ReporterError({
             reporter,
