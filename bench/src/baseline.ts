@@ -14,7 +14,9 @@ export const startBaseline = (
 ) => {
   let stopped = false
   let running: Promise<void> = Promise.resolve()
+  const ticks: Array<number> = []
   const tick = async () => {
+    const t0 = performance.now()
     const got = await client.request({ method: "GET", path: objectPath })
     if (got.status !== 200) throw new Error(`baseline GET ${got.status}: ${got.text}`)
     const object = got.body as Record<string, unknown>
@@ -25,11 +27,14 @@ export const startBaseline = (
       body: { ...object, status }
     })
     if (put.status !== 200) throw new Error(`baseline PUT ${put.status}: ${put.text}`)
+    ticks.push(performance.now() - t0)
   }
   const timer = setInterval(() => {
     if (!stopped) running = running.then(tick)
   }, intervalMs)
   return {
+    /** How long each GET + PUT took, in ms. */
+    tickMs: (): ReadonlyArray<number> => ticks,
     stop: async () => {
       stopped = true
       clearInterval(timer)

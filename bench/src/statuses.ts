@@ -7,10 +7,10 @@ import {
 
 const T0 = "2026-11-27T00:00:00Z"
 
-/** `count` backends named b0000…; `unhealthy` of them down; backend 0 offers `variant` tools. */
+/** `count` backends named b0000…; the last `unhealthy` of them down; backend 0 offers `variant` tools. */
 export const statusOf = (count: number, variant: number, unhealthy = 0): RuntimeStatus => {
   const backends: Array<BackendHealthReport> = Array.from({ length: count }, (_, i) => {
-    const health: BackendHealth = i < unhealthy ? "unhealthy" : "healthy"
+    const health: BackendHealth = i >= count - unhealthy ? "unhealthy" : "healthy"
     return {
       name: `b${String(i).padStart(4, "0")}`,
       transport: "streamable-http",
