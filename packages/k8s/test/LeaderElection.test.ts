@@ -186,4 +186,34 @@ describeWithKube("leader election on a real Lease", (kube) => {
         expect((yield* Effect.promise(() => getObject(kube.admin, target))).status?.phase).toBe("Ready")
       })
   )
+
+  it.effect(
+    "a leader that cannot renew its Lease (but could still write) stops writing after the renew deadline: never two writers",
+    () =>
+      Effect.gen(function* () {
+        const { replicas: rs, advance, lease, writes, settle } = yield* replicas()
+        for (const r of rs) yield* r.publisher.update(ready)
+        yield* settle
+        const old = (yield* lease)?.holderIdentity
+        const leader = rs.find((r) => r.identity === old)
+        if (leader === undefined) return yield* Effect.die("no leader")
+        // Only its Lease requests fail; status writes would still go through.
+        leader.proxy.addRule({ path: "/apis/coordination.k8s.io/**", fault: { kind: "status", status: 503 } })
+        const writesBefore = writes(leader)
+        // Past the renew deadline, before the Lease expires for the others: a change must not be written.
+        yield* advance(election.renewDeadlineMs / 1000 + 1)
+        expect((yield* lease)?.holderIdentity).toBe(old)
+        for (const r of rs) yield* r.publisher.update(degraded)
+        yield* settle
+        expect(writes(leader)).toBe(writesBefore)
+        expect(rs.filter((r) => r !== leader).map((r) => writes(r))).toEqual([0, 0])
+        // Then a follower takes over and writes the change.
+        yield* advance(10)
+        const holder = (yield* lease)?.holderIdentity
+        const successor = rs.find((r) => r.identity === holder)
+        expect(successor).not.toBe(leader)
+        expect(successor !== undefined && writes(successor)).toBe(1)
+        expect(writes(leader)).toBe(writesBefore)
+      })
+  )
 })
