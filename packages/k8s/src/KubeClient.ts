@@ -179,7 +179,16 @@ const transportKind = (error: NodeJS.ErrnoException): KubeTransportError["kind"]
   const code = error.code ?? ""
   if (code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET") return "reset"
   if (code === "ECONNREFUSED") return "refused"
-  if (code.startsWith("ERR_TLS") || code.includes("CERT") || code === "EPROTO") return "tls"
+  if (
+    code.startsWith("ERR_TLS") ||
+    code.startsWith("ERR_SSL") ||
+    code.startsWith("UNABLE_TO_") ||
+    code.includes("CERT") ||
+    code.includes("SELF_SIGNED") ||
+    code === "DEPTH_ZERO_SELF_SIGNED_CERT" ||
+    code === "EPROTO"
+  )
+    return "tls"
   return "other"
 }
 

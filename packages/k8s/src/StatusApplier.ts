@@ -198,7 +198,11 @@ export const makeStatusApplier = (client: KubeClient, options: StatusApplierOpti
       if (error._tag === "KubeTransportError")
         return new ReporterError({
           reporter,
-          message: `${error.method} ${error.path}: ${error.kind}: ${error.message}`
+          message: `${error.method} ${error.path}: ${error.kind}: ${error.message}${
+            error.kind === "tls"
+              ? " (the API server's certificate is not trusted: check the CA, ca.crt in a cluster or certificate-authority-data in the kubeconfig)"
+              : ""
+          }`
         })
       const base = `${error.method} ${error.path}: HTTP ${error.status} ${error.reason}`
       switch (error.status) {

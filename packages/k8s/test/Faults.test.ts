@@ -105,6 +105,23 @@ describeWithKube("faults between the reporter and a real API server", (kube) => 
     )
   }
 
+  it.effect("a TLS failure (an untrusted certificate) is retried with backoff and recovers", () =>
+    Effect.gen(function* () {
+      const { target, proxy, tracker } = yield* setup()
+      yield* Effect.promise(() => proxy.setTls("untrusted"))
+      const publisher = yield* publisherFor(target, proxy.url, tracker)
+      yield* publisher.update(first)
+      const failing = yield* awaitStream(publisher.healthChanges, (h) => h[0]?.state === "failing")
+      expect(failing[0]?.lastError).toContain(": tls:")
+      yield* tracker.idle
+      yield* Effect.promise(() => proxy.setTls("trusted"))
+      for (let s = 0; s < 10 && (yield* publisher.health)[0]?.state !== "healthy"; s++)
+        yield* tracker.step("1 second")
+      expect((yield* publisher.health)[0]?.state).toBe("healthy")
+      expect((yield* Effect.promise(() => getObject(kube.admin, target))).status?.phase).toBe("Ready")
+    })
+  )
+
   it.effect("a hanging API server: the request times out on the Effect clock and the retry lands", () =>
     Effect.gen(function* () {
       const { target, proxy, tracker } = yield* setup()
