@@ -108,20 +108,19 @@ describeWithKube("vmcp serve, end to end", (kube) => {
         }
       ).status
 
-    const app = startApp([
-      "--config",
-      file,
-      "--reporters",
-      "log,k8s,prometheus",
-      "--require-reporters",
-      "k8s",
-      "--kubeconfig",
-      kube.connection.kubeconfigs.admin.path,
-      "--name",
-      "e2e",
-      "--namespace",
-      namespace
-    ])
+    // As in a pod, the environment alone selects the reporters (log, k8s, prometheus); the
+    // credentials come from --kubeconfig, as there is no mounted service-account token here.
+    const app = startApp(
+      [
+        "--config",
+        file,
+        "--require-reporters",
+        "k8s",
+        "--kubeconfig",
+        kube.connection.kubeconfigs.admin.path
+      ],
+      { KUBERNETES_SERVICE_HOST: "127.0.0.1", VMCP_NAME: "e2e", VMCP_NAMESPACE: namespace }
+    )
     cleanups.push(() => {
       if (app.child.exitCode === null) app.child.kill("SIGKILL")
     })
@@ -129,6 +128,9 @@ describeWithKube("vmcp serve, end to end", (kube) => {
       const line = app.lines.find((l) => String(l.message).startsWith("serving MCP at "))
       return line === undefined ? undefined : String(line.message).split(" ")[3]!
     })
+    expect(String(app.lines[0]?.message)).toContain(
+      "in a cluster (KUBERNETES_SERVICE_HOST, VMCP_NAME, VMCP_NAMESPACE set): reporters log, k8s, prometheus"
+    )
 
     // A real MCP client lists and calls the aggregated tools.
     const client = new Client({ name: "e2e-client", version: "0.0.0" })
