@@ -99,6 +99,34 @@ describe("the aggregated endpoint", () => {
     )
   })
 
+  it("a call that outlasts the backend's callTimeout ends as a tool error, and the backend stays usable", async () => {
+    const slow = await startMcpBackend({ name: "slow", tools: [{ name: "work", text: "done" }] })
+    cleanups.push(() => slow.close())
+    const config = Effect.runSync(
+      decodeConfig(
+        { backends: [{ name: "slow", transport: "streamable-http", url: slow.url, callTimeout: "300ms" }] },
+        "test"
+      )
+    )
+    const gateway = makeGateway(
+      config,
+      config.backends.map((b) => makeBackendConnection(b))
+    )
+    cleanups.push(() => gateway.close())
+    await gateway.connection("slow")!.listTools({ timeoutMs: 5000 })
+    gateway.setRoutable("slow", true)
+    await slow.setMode({ kind: "slow", delayMs: 1500 })
+    const late = await gateway.call("slow_work", undefined, new AbortController().signal)
+    expect(late.isError).toBe(true)
+    expect(JSON.stringify(late.content)).toMatch(
+      /calling work on backend slow failed: .*(timed out|timeout)/i
+    )
+    await slow.setMode("up")
+    expect((await gateway.call("slow_work", undefined, new AbortController().signal)).content).toEqual([
+      { type: "text", text: "done" }
+    ])
+  })
+
   it("a call to a backend that went away ends as a tool error naming the backend, not a hang", async () => {
     const { client, web } = await setup()
     await web.setMode("down")
