@@ -108,6 +108,8 @@ export const makeLeaderElector = (
     const identity = options.identity ?? `${hostname()}-${Math.random().toString(36).slice(2, 8)}`
     const collection = `/apis/coordination.k8s.io/v1/namespaces/${options.namespace}/leases`
     const path = `${collection}/${options.leaseName}`
+    // A Lease request that hangs must not outlive the renew deadline (client-go bounds the renewal too).
+    const timeoutMs = Math.max(1_000, Math.floor(renewDeadlineMs / 2))
     const state = yield* SubscriptionRef.make<LeaderState>({
       leader: false,
       holder: undefined,
@@ -128,7 +130,8 @@ export const makeLeaderElector = (
           yield* Effect.logInfo(
             `leader election: ${identity} now leads Lease ${options.namespace}/${options.leaseName}`
           )
-          if (options.onStartedLeading) yield* options.onStartedLeading
+          // Forked: a slow first write must not hold up renewals.
+          if (options.onStartedLeading) yield* Effect.forkChild(options.onStartedLeading)
         } else {
           yield* Effect.logInfo(
             `leader election: ${identity} stopped leading Lease ${options.namespace}/${options.leaseName}`
@@ -151,7 +154,7 @@ export const makeLeaderElector = (
     /** One attempt: true when this replica holds the Lease afterwards. */
     const attempt = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      const current = yield* client.request({ method: "GET", path }).pipe(
+      const current = yield* client.request({ method: "GET", path, timeoutMs }).pipe(
         Effect.map((r) => r.body as LeaseObject),
         Effect.catchIf(
           (e) => e._tag === "KubeApiError" && e.status === 404,
@@ -163,6 +166,7 @@ export const makeLeaderElector = (
           .request({
             method: "POST",
             path: collection,
+            timeoutMs,
             body: {
               apiVersion: "coordination.k8s.io/v1",
               kind: "Lease",
@@ -189,6 +193,7 @@ export const makeLeaderElector = (
         .request({
           method: "PUT",
           path,
+          timeoutMs,
           body: {
             apiVersion: "coordination.k8s.io/v1",
             kind: "Lease",
