@@ -133,7 +133,11 @@ describeWithKube("vmcp serve, end to end", (kube) => {
     )
 
     // A real MCP client lists and calls the aggregated tools.
-    const client = new Client({ name: "e2e-client", version: "0.0.0" })
+    let listChanged = 0
+    const client = new Client(
+      { name: "e2e-client", version: "0.0.0" },
+      { listChanged: { tools: { autoRefresh: false, debounceMs: 0, onChanged: () => void listChanged++ } } }
+    )
     await client.connect(new StreamableHTTPClientTransport(new URL(url)))
     cleanups.push(() => client.close())
     const toolNames = async () =>
@@ -156,11 +160,15 @@ describeWithKube("vmcp serve, end to end", (kube) => {
 
     // beta goes down: its tools disappear, Degraded in the log and on the object.
     const downAt = Date.now()
+    const announcedBefore = listChanged
     await beta.setMode("down")
     await eventually("beta's tools to disappear", async () =>
       (await toolNames()).includes("beta_lookup") ? undefined : true
     )
     const toolsGoneMs = Date.now() - downAt
+    await eventually("notifications/tools/list_changed", () =>
+      listChanged > announcedBefore ? true : undefined
+    )
     expect(await toolNames()).toEqual(["alpha_search", "local_echo"])
     await eventually("Degraded in the log", () =>
       app.lines.some((l) => l.event === "StatusChanged" && l.phase === "Degraded") ? true : undefined
