@@ -83,7 +83,9 @@ export const VmcpConfig = Schema.Struct({
   listen: Schema.Struct({
     /** Default `127.0.0.1`: only this host. Use `0.0.0.0` in a pod. */
     host: Schema.NonEmptyString.pipe(withDefault("127.0.0.1")),
-    port: Port.pipe(withDefault(4483))
+    port: Port.pipe(withDefault(4483)),
+    /** 2025-era MCP sessions kept open at most; past it the least recently used is closed. */
+    maxSessions: PositiveInt.pipe(withDefault(1000))
   }).pipe(withDefault({})),
   aggregation: Schema.Struct({
     /** `prefix`: every tool is `<backend><separator><tool>`. `priority`: plain names, the first backend in `priority` wins a clash. */

@@ -68,8 +68,12 @@ export const makeMcpEndpoint = (options: {
   readonly name: string
   readonly version: string
   readonly router: ToolRouter
+  /** Open 2025-era sessions kept at most; past it the least recently used one is closed (default 1000). */
+  readonly maxSessions?: number
 }): McpEndpoint => {
   const { router } = options
+  const maxSessions = options.maxSessions ?? 1000
+  // In order of last use: clients that vanish without DELETE cannot grow it without bound.
   const sessions = new Map<string, Session>()
 
   const makeServer = (): Server => {
@@ -97,6 +101,8 @@ export const makeMcpEndpoint = (options: {
       const session = sessions.get(sessionId)
       if (session === undefined)
         return json(404, rpcError(ProtocolErrorCode.InvalidRequest, "Session not found: initialize again"))
+      sessions.delete(sessionId)
+      sessions.set(sessionId, session)
       const response = await session.transport.handleRequest(request, { parsedBody })
       if (request.method === "GET" && response.ok) {
         session.listening = true
@@ -114,6 +120,11 @@ export const makeMcpEndpoint = (options: {
           sessionIdGenerator: randomUUID,
           onsessioninitialized: (id) => {
             sessions.set(id, { transport, server, listening: false, pending: false })
+            for (const [oldest, session] of sessions) {
+              if (sessions.size <= maxSessions) break
+              sessions.delete(oldest)
+              void session.server.close().catch(() => undefined)
+            }
           },
           onsessionclosed: (id) => {
             sessions.delete(id)

@@ -113,7 +113,12 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
     )
     const gateway = makeGateway(config, connections)
     yield* Effect.addFinalizer(() => Effect.promise(() => gateway.close()))
-    const endpoint = makeMcpEndpoint({ name: config.name, version: VERSION, router: gateway })
+    const endpoint = makeMcpEndpoint({
+      name: config.name,
+      version: VERSION,
+      router: gateway,
+      maxSessions: config.listen.maxSessions
+    })
     yield* Effect.addFinalizer(() => Effect.promise(() => endpoint.close()))
     gateway.onToolsChanged = () => endpoint.toolsChanged()
 
@@ -273,7 +278,7 @@ export const serve: Command = {
       )
     const config: VmcpConfig = {
       ...loaded,
-      listen: { host: (values.host as string | undefined) ?? loaded.listen.host, port }
+      listen: { ...loaded.listen, host: (values.host as string | undefined) ?? loaded.listen.host, port }
     }
     return runServer({
       config,

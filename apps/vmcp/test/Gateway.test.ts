@@ -246,6 +246,40 @@ describe("the aggregated endpoint", () => {
     expect(await runCli(["status", "--url", "http://127.0.0.1:9"], io)).toBe(1)
   })
 
+  it("keeps at most maxSessions 2025-era sessions, closing the least recently used", async () => {
+    const endpoint = makeMcpEndpoint({
+      name: "vmcp",
+      version: "0.0.0",
+      maxSessions: 2,
+      router: { tools: () => [], call: async () => ({ content: [] }) }
+    })
+    const http = await startHttpServer({
+      host: "127.0.0.1",
+      port: 0,
+      endpoint,
+      ready: () => true,
+      status: () => undefined
+    })
+    cleanups.push(
+      () => http.close(),
+      () => endpoint.close()
+    )
+    const connect = async () => {
+      const client = new Client({ name: "c", version: "0.0.0" })
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${http.url}/mcp`)))
+      cleanups.push(() => client.close())
+      return client
+    }
+    const first = await connect()
+    const second = await connect()
+    await first.ping()
+    await connect()
+    expect(endpoint.sessionCount()).toBe(2)
+    // `first` was used more recently than `second`, so `second` was closed.
+    await first.ping()
+    await expect(second.ping()).rejects.toThrow()
+  })
+
   it("serves /healthz, /readyz and 404 elsewhere", async () => {
     const { http } = await setup()
     expect((await fetch(`${http.url}/healthz`)).status).toBe(200)
