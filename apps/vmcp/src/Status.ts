@@ -54,17 +54,33 @@ export const healthCheckFor = (
   let discoveredGeneration = -1
   let discoveredAt = 0
   let stale = true
-  connection.onToolsChanged = () => {
-    stale = true
-    // Discover at once rather than at the next probe: clients see the new tools sooner.
+  // Discover at once on `list_changed` rather than at the next probe, so clients see the new
+  // tools sooner; a burst of notifications costs at most one `tools/list` in flight plus one.
+  let discovering = false
+  let again = false
+  const discover = (): void => {
+    if (discovering) {
+      again = true
+      return
+    }
+    discovering = true
+    again = false
     void connection
       .listTools({ timeoutMs })
       .then(() => {
-        stale = false
+        stale = again
         discoveredAt = Date.now()
         gateway.refresh()
       })
       .catch(() => undefined)
+      .finally(() => {
+        discovering = false
+        if (again) discover()
+      })
+  }
+  connection.onToolsChanged = () => {
+    stale = true
+    discover()
   }
   return {
     name: connection.name,

@@ -64,6 +64,18 @@ describe("the status pipeline (health → gateway → publisher)", () => {
     expect(gateway.tools().map((t) => t.name)).toEqual(["web_fetch", "web_search"])
   })
 
+  it("a burst of tools/list_changed ends with the backend's last tool set", async () => {
+    const web = await startMcpBackend({ tools: [{ name: "search" }] })
+    cleanups.push(() => web.close())
+    const { gateway } = await start(web.url)
+    const names = ["a", "b", "c", "d", "e"]
+    await Promise.all(names.map((name) => web.addTool({ name })))
+    const want = ["web_a", "web_b", "web_c", "web_d", "web_e", "web_search"]
+    while (JSON.stringify(gateway.tools().map((t) => t.name)) !== JSON.stringify(want))
+      await nextToolsChange(gateway)
+    expect(gateway.tools().map((t) => t.name)).toEqual(want)
+  })
+
   it("a backend that rejects the configured credentials is unauthenticated, and its tools are hidden", async () => {
     const web = await startMcpBackend({ mode: { kind: "auth", token: "right" } })
     cleanups.push(() => web.close())
