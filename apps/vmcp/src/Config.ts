@@ -120,7 +120,9 @@ export const VmcpConfig = Schema.Struct({
     k8s: Schema.Struct({
       /** `full` standalone; `runtime` beside an operator that owns phase and Ready. */
       mode: Schema.Literals(["full", "runtime"]).pipe(withDefault("full")),
-      leaderElection: Schema.Boolean.pipe(withDefault(false))
+      leaderElection: Schema.Boolean.pipe(withDefault(false)),
+      /** How long to wait before retrying after 403 (RBAC) or 404 (CRD or object missing): a human has to fix those. */
+      slowRetry: DurationMs.pipe(withDefault("60s"))
     }).pipe(withDefault({}))
   }).pipe(withDefault({})),
   shutdown: Schema.Struct({

@@ -160,6 +160,7 @@ export const buildReporters = async (
                 : { VMCP_NAMESPACE: environment.objectNamespace })
             },
             mode: config.status.k8s.mode,
+            slowRetryMs: config.status.k8s.slowRetry,
             required,
             leaderElection: config.status.k8s.leaderElection
               ? { ...(set(env.POD_NAME) ? { identity: env.POD_NAME! } : {}) }

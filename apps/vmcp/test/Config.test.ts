@@ -51,7 +51,7 @@ describe("config", () => {
       status: {
         interval: 30_000,
         log: { mode: "transitions", format: "auto" },
-        k8s: { mode: "full", leaderElection: false }
+        k8s: { mode: "full", leaderElection: false, slowRetry: 60_000 }
       },
       shutdown: { drainTimeout: 5_000 },
       backends: []

@@ -49,7 +49,7 @@ export const kubeconfigFile = (kube: KubeTestEnv, token: string, namespace?: str
 export const eventually = async <A>(
   what: string,
   check: () => Promise<A | undefined> | A | undefined,
-  timeoutMs = 20_000
+  timeoutMs = 30_000
 ): Promise<A> => {
   const deadline = Date.now() + timeoutMs
   let last: unknown
