@@ -20,8 +20,8 @@ export type K8sEventOptions = Omit<EventRecorderOptions, "target" | "uid">
 
 /** Options of `makeK8sReporter`. Every field has a default. */
 export interface K8sReporterOptions extends TargetOptions, KubeConfigOptions {
-  /** The reporter's name in publisher health (default `k8s`). */
-  readonly name?: string
+  /** The reporter's name in publisher health and metrics (default `k8s`). `name` is the object's. */
+  readonly reporterName?: string
   /** `full` (default, standalone) or `runtime` (beside an operator). */
   readonly mode?: OwnershipMode
   /** Server-side apply field manager (default `vmcp-status`). Replicas share it. */
@@ -68,7 +68,7 @@ export interface K8sReporterOptions extends TargetOptions, KubeConfigOptions {
  * ```
  */
 export const makeK8sReporter = (options: K8sReporterOptions = {}): ScopedReporter => {
-  const name = options.name ?? "k8s"
+  const name = options.reporterName ?? "k8s"
   const mode = options.mode ?? "full"
   const acquire = Effect.gen(function* () {
     const { client, loaded } = yield* clientFromOptions({
