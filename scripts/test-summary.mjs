@@ -13,7 +13,7 @@ for (const group of ["packages", "apps", "bench", "test"]) {
   const dir = join(root, group)
   if (!existsSync(dir)) continue
   const candidates =
-    group === "bench" || group === "test" ? [dir] : readdirSync(dir).map((name) => join(dir, name))
+    group === "bench" ? [dir] : readdirSync(dir).map((name) => join(dir, name))
   for (const pkg of candidates) {
     const file = join(pkg, ".vitest", "results.json")
     if (!existsSync(file)) continue

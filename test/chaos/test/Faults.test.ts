@@ -1,0 +1,293 @@
+/**
+ * The reference app serves MCP calls in a loop while a fault proxy between its k8s reporter and
+ * the real API server injects, in turn, every fault class of DESIGN §8. Reporting must never fail
+ * a call, and once a fault clears the object must hold the latest status within the backoff cap.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
+import {
+  type Fault,
+  type FaultProxyHandle,
+  kubeconfigYaml,
+  type McpBackendHandle,
+  startFaultProxy,
+  startMcpBackend
+} from "@vmcp-status/testkit"
+import { describeWithKube } from "@vmcp-status/testkit/vitest"
+import { afterAll, expect, it } from "vitest"
+import YAML from "yaml"
+
+const CLI = join(
+  dirname(createRequire(import.meta.url).resolve("@vmcp-status/vmcp/package.json")),
+  "dist",
+  "cli.js"
+)
+/** The publisher's retry backoff cap (core's default) and the app's slow retry after 403/404. */
+const BACKOFF_CAP_MS = 30_000
+const SLOW_RETRY_MS = 2_000
+const MARGIN_MS = 10_000
+
+/** Polls (bounded) until `check` returns a value: waiting on another process, not on time. */
+const eventually = async <A>(what: string, check: () => Promise<A | undefined>, timeoutMs: number) => {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+    } catch (error) {
+      last = error
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`
+  )
+}
+
+interface BackendView {
+  readonly name: string
+  readonly health?: string
+  readonly status?: string
+}
+const backendStatus: Record<string, string> = {
+  healthy: "ready",
+  degraded: "degraded",
+  unhealthy: "unavailable",
+  unauthenticated: "unauthenticated",
+  unknown: "unknown"
+}
+
+const cleanups: Array<() => unknown> = []
+afterAll(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+describeWithKube("reporting under API-server faults", (kube) => {
+  it("serves every MCP call through each fault class, lands the latest status after each, and stops while the API server hangs", async () => {
+    const alpha = await startMcpBackend({ name: "alpha", tools: [{ name: "echo", text: "pong" }] })
+    const beta: McpBackendHandle = await startMcpBackend({ name: "beta", tools: [{ name: "lookup" }] })
+    cleanups.push(
+      () => alpha.close(),
+      () => beta.close()
+    )
+    const namespace = await kube.namespace("chaos")
+    const collection = `/apis/toolhive.stacklok.dev/v1beta1/namespaces/${namespace}/virtualmcpservers`
+    const created = await kube.admin.request({
+      method: "POST",
+      path: collection,
+      body: {
+        apiVersion: "toolhive.stacklok.dev/v1beta1",
+        kind: "VirtualMCPServer",
+        metadata: { name: "chaos" },
+        spec: {}
+      }
+    })
+    expect(created.status).toBe(201)
+
+    const proxy: FaultProxyHandle = await startFaultProxy({
+      upstream: kube.connection.url,
+      upstreamCa: kube.connection.ca,
+      tls: kube.connection.tls
+    })
+    cleanups.push(() => proxy.close())
+    const dir = mkdtempSync(join(tmpdir(), "vmcp-chaos-"))
+    const kubeconfig = join(dir, "kubeconfig")
+    writeFileSync(
+      kubeconfig,
+      kubeconfigYaml({ server: proxy.url, ca: proxy.ca, token: kube.connection.adminToken })
+    )
+    const config = join(dir, "vmcp.yaml")
+    writeFileSync(
+      config,
+      YAML.stringify({
+        name: "chaos",
+        listen: { port: 0 },
+        health: {
+          interval: "200ms",
+          timeout: "1s",
+          slowThreshold: "800ms",
+          unhealthyThreshold: 1,
+          circuitBreaker: { openDuration: "300ms", maxOpenDuration: "1s" }
+        },
+        status: { k8s: { slowRetry: `${SLOW_RETRY_MS}ms` } },
+        backends: [
+          { name: "alpha", transport: "streamable-http", url: alpha.url },
+          { name: "beta", transport: "streamable-http", url: beta.url }
+        ]
+      })
+    )
+
+    const app: ChildProcess = spawn(
+      process.execPath,
+      [
+        CLI,
+        "serve",
+        "--config",
+        config,
+        "--reporters",
+        "log,k8s",
+        "--require-reporters",
+        "k8s",
+        "--kubeconfig",
+        kubeconfig,
+        "--name",
+        "chaos",
+        "--namespace",
+        namespace
+      ],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" }
+      }
+    )
+    cleanups.push(() => {
+      if (app.exitCode === null && app.signalCode === null) app.kill("SIGKILL")
+    })
+    let output = ""
+    app.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString("utf8")
+    })
+    app.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString("utf8")
+    })
+    const exited = new Promise<number | null>((resolve) => app.once("exit", (code) => resolve(code)))
+    const url = await eventually(
+      "the app to listen",
+      async () => {
+        if (app.exitCode !== null) throw new Error(`the app exited (${app.exitCode}): ${output}`)
+        return /serving MCP at (\S+)/.exec(output)?.[1]
+      },
+      20_000
+    )
+    const base = new URL(url)
+    const appStatus = async () =>
+      (await (await fetch(new URL("/status", base))).json()) as {
+        phase: string
+        backends: Array<BackendView>
+      }
+    const objectStatus = async () =>
+      (
+        (await kube.admin.request({ method: "GET", path: `${collection}/chaos` })).body as {
+          status?: { phase?: string; discoveredBackends?: Array<BackendView> }
+        }
+      ).status
+
+    // MCP calls in a loop for the whole test.
+    const client = new Client({ name: "chaos-client", version: "0.0.0" })
+    await client.connect(new StreamableHTTPClientTransport(base))
+    cleanups.push(() => client.close())
+    await eventually(
+      "alpha's tools to be served",
+      async () =>
+        (await client.listTools(undefined, { cacheMode: "bypass" })).tools.some(
+          (t) => t.name === "alpha_echo"
+        )
+          ? true
+          : undefined,
+      20_000
+    )
+    const failures: Array<string> = []
+    let calls = 0
+    let calling = true
+    const loop = (async () => {
+      while (calling) {
+        try {
+          const result = await client.callTool({ name: "alpha_echo" })
+          if (result.isError) failures.push(JSON.stringify(result.content))
+        } catch (error) {
+          failures.push(`call ${calls}: ${String(error)}`)
+        }
+        calls++
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    })()
+
+    /** The object shows what the app's /status shows now (phase and every backend's state). */
+    const objectMatchesApp = async () => {
+      const [want, have] = await Promise.all([appStatus(), objectStatus()])
+      const wanted = want.backends.map((b) => `${b.name}=${backendStatus[b.health ?? "unknown"]}`).join(",")
+      const had = (have?.discoveredBackends ?? []).map((b) => `${b.name}=${b.status}`).join(",")
+      return have?.phase === want.phase && had === wanted ? `${want.phase} ${wanted}` : undefined
+    }
+    await eventually("the first status on the object", objectMatchesApp, 20_000)
+
+    const statusPath = `${collection}/chaos/status`
+    const faults: Array<{ name: string; fault?: Fault; tls?: true; capMs: number }> = [
+      { name: "500", fault: { kind: "status", status: 500 }, capMs: BACKOFF_CAP_MS },
+      { name: "503", fault: { kind: "status", status: 503, retryAfterSeconds: 1 }, capMs: BACKOFF_CAP_MS },
+      {
+        name: "429 Retry-After",
+        fault: { kind: "status", status: 429, retryAfterSeconds: 2 },
+        capMs: BACKOFF_CAP_MS
+      },
+      { name: "409", fault: { kind: "status", status: 409, reason: "Conflict" }, capMs: BACKOFF_CAP_MS },
+      { name: "403", fault: { kind: "status", status: 403, reason: "Forbidden" }, capMs: SLOW_RETRY_MS },
+      { name: "404", fault: { kind: "status", status: 404, reason: "NotFound" }, capMs: SLOW_RETRY_MS },
+      { name: "hang", fault: { kind: "hang" }, capMs: BACKOFF_CAP_MS },
+      { name: "reset", fault: { kind: "reset" }, capMs: BACKOFF_CAP_MS },
+      { name: "TLS failure", tls: true, capMs: BACKOFF_CAP_MS }
+    ]
+    const recovered: Record<string, number> = {}
+    let betaUp = true
+    for (const f of faults) {
+      const rule =
+        f.fault === undefined
+          ? undefined
+          : proxy.addRule({ method: "PATCH", path: statusPath, fault: f.fault })
+      if (f.tls) await proxy.setTls("untrusted")
+      const patchesBefore = proxy.count({ method: "PATCH", path: statusPath })
+
+      // A status change the reporter must deliver through the fault.
+      betaUp = !betaUp
+      await beta.setMode(betaUp ? "up" : "down")
+      const expected = betaUp ? "healthy" : "unhealthy"
+      await eventually(
+        `${f.name}: beta ${expected} in the app`,
+        async () =>
+          (await appStatus()).backends.find((b) => b.name === "beta")?.health === expected ? true : undefined,
+        20_000
+      )
+      if (f.tls) {
+        // The TLS handshake fails before any request reaches the proxy's counters; give the
+        // reporter a moment to try.
+        await new Promise((resolve) => setTimeout(resolve, 1_000))
+      } else {
+        await eventually(
+          `${f.name}: the reporter to meet the fault`,
+          async () => ((rule?.hits() ?? 0) > 0 ? true : undefined),
+          BACKOFF_CAP_MS + MARGIN_MS
+        )
+      }
+      expect(proxy.count({ method: "PATCH", path: statusPath })).toBeGreaterThanOrEqual(patchesBefore)
+
+      rule?.remove()
+      if (f.tls) await proxy.setTls("trusted")
+      const cleared = Date.now()
+      await eventually(`${f.name}: the latest status on the object`, objectMatchesApp, f.capMs + MARGIN_MS)
+      recovered[f.name] = Date.now() - cleared
+    }
+    console.info(`recovery after each fault cleared (ms): ${JSON.stringify(recovered)}; ${calls} MCP calls`)
+
+    // Stop while the API server hangs on everything: the app still exits on its own, in time.
+    proxy.addRule({ fault: { kind: "hang" } })
+    betaUp = !betaUp
+    await beta.setMode(betaUp ? "up" : "down")
+    calling = false
+    await loop
+    const stopping = Date.now()
+    app.kill("SIGTERM")
+    const code = await exited
+    const stopMs = Date.now() - stopping
+    console.info(`stop with a hanging API server: exit ${code} after ${stopMs} ms`)
+    expect(code).toBe(0)
+    expect(stopMs).toBeLessThan(10_000)
+
+    expect(calls).toBeGreaterThan(50)
+    expect(failures).toEqual([])
+  })
+})
