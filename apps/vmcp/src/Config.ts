@@ -6,26 +6,30 @@ import YAML from "yaml"
  * A duration in the config: a number of milliseconds, or a string such as `500ms`, `10s`,
  * `5m`, `1h`. Decodes to milliseconds.
  */
-export const DurationMs = Schema.Union([Schema.Finite, Schema.String]).pipe(
-  Schema.decodeTo(
-    Schema.Finite,
-    SchemaTransformation.transformEffect({
-      decode: (input, options) => {
-        const ms = parseDuration(input)
-        return ms === undefined
-          ? Effect.fail(
-              new SchemaIssue.InvalidValue(
-                { message: "a duration such as 500ms, 10s, 5m or a number of milliseconds (> 0)" },
-                input,
-                options
+export const DurationMs = Schema.Union([Schema.Finite, Schema.String])
+  .annotate({
+    expected: "a duration such as 500ms, 10s, 5m or a number of milliseconds"
+  })
+  .pipe(
+    Schema.decodeTo(
+      Schema.Finite,
+      SchemaTransformation.transformEffect({
+        decode: (input, options) => {
+          const ms = parseDuration(input)
+          return ms === undefined
+            ? Effect.fail(
+                new SchemaIssue.InvalidValue(
+                  { message: "a duration such as 500ms, 10s, 5m or a number of milliseconds (> 0)" },
+                  input,
+                  options
+                )
               )
-            )
-          : Effect.succeed(ms)
-      },
-      encode: (ms) => Effect.succeed(ms)
-    })
+            : Effect.succeed(ms)
+        },
+        encode: (ms) => Effect.succeed(ms)
+      })
+    )
   )
-)
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }
 
