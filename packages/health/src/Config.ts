@@ -112,7 +112,9 @@ export interface ResolvedOptions {
   readonly clientInfo: { readonly name: string; readonly version: string }
 }
 
-const fail = (field: string, message: string) => Effect.fail(new InvalidHealthConfig({ field, message }))
+/** The message starts with the field, so a printed error says where as well as what. */
+const fail = (field: string, message: string) =>
+  Effect.fail(new InvalidHealthConfig({ field, message: `${field}: ${message}` }))
 
 const millis = (field: string, input: Duration.Input | undefined, fallback: number) =>
   Effect.suspend(() => {
@@ -190,7 +192,8 @@ const describeSchemaError = (prefix: string, error: unknown): { field: string; m
   const text = error instanceof Error ? error.message : String(error)
   const match = /\n\s*at (\[.*\])\s*$/.exec(text)
   const path = match?.[1] ? match[1].replace(/\["([^"]+)"\]/g, ".$1").replace(/\[(\d+)\]/g, "[$1]") : ""
-  const message = (match ? text.slice(0, match.index) : text).trim()
+  const raw = (match ? text.slice(0, match.index) : text).trim()
+  const message = raw === "Missing key" ? "required but missing" : raw
   return { field: `${prefix}${path}`, message }
 }
 

@@ -48,7 +48,12 @@ describe("configuration validation", () => {
       "backends[0].url",
       /absolute http\(s\) URL/
     ],
-    ["a missing URL", { backends: [{ name: "a", transport: "http" }] }, "backends[0].url", /Missing key/],
+    [
+      "a missing URL",
+      { backends: [{ name: "a", transport: "http" }] },
+      "backends[0].url",
+      /^backends\[0\]\.url: required but missing$/
+    ],
     ["an empty name", { backends: [{ ...http, name: " " }] }, "backends[0].name", /non-empty backend name/],
     [
       "a duplicate name",
