@@ -150,15 +150,9 @@ export const buildReporters = async (
       case "k8s":
         sources.push(
           k8s!.makeK8sReporter({
-            // The object is named through the environment: `name` of these options is both the
-            // reporter's name and the object's, and the reporter stays `k8s` in health and metrics.
-            env: {
-              ...env,
-              ...(environment.objectName === undefined ? {} : { VMCP_NAME: environment.objectName }),
-              ...(environment.objectNamespace === undefined
-                ? {}
-                : { VMCP_NAMESPACE: environment.objectNamespace })
-            },
+            env,
+            ...(environment.objectName === undefined ? {} : { name: environment.objectName }),
+            ...(environment.objectNamespace === undefined ? {} : { namespace: environment.objectNamespace }),
             mode: config.status.k8s.mode,
             slowRetryMs: config.status.k8s.slowRetry,
             required,
