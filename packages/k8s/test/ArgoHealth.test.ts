@@ -65,7 +65,7 @@ describe.skipIf(lua === undefined)("Argo CD health.lua from the README", () => {
     ],
     ["Ready", object(statusOf(["healthy", "healthy"])), "Healthy", "All 2 backends healthy"],
     ["Degraded", object(statusOf(["healthy", "unhealthy"])), "Degraded", "1/2 backends healthy"],
-    ["Failed", object(statusOf(["unhealthy", "unhealthy"])), "Degraded", "0/2"],
+    ["Failed", object(statusOf(["unhealthy", "unhealthy"])), "Degraded", "No routable backends"],
     ["ShuttingDown", object(shuttingDown(statusOf(["healthy"]), T0)), "Suspended", "Shutting down"]
   ])("%s → %s", (_name, obj, status, message) => {
     const result = health(obj)
