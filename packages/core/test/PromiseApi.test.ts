@@ -42,7 +42,8 @@ describe("start (Promise facade)", () => {
     clearTimeout(guard)
     expect(signal).toBeNull()
     expect(code).toBe(0)
-    const result = JSON.parse(out.trim().split("\n").at(-1) ?? "{}")
+    // The publisher's own log lines share stdout; the fixture's result is the line it printed.
+    const result = JSON.parse(out.split("\n").find((line) => line.startsWith('{"seen"')) ?? "{}")
     expect(result.health).toEqual(["stopped", "stopped"])
     // the first change, a few 50 ms ticks, and the final flush
     expect(result.seen).toBeGreaterThanOrEqual(3)

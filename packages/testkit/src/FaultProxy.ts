@@ -271,7 +271,12 @@ export const startFaultProxy = async (options: FaultProxyOptions): Promise<Fault
     const key = `${method} ${path}`
     const counter = counters.get(key)
     const bytes = Number(req.headers["content-length"] ?? 0) || 0
-    counters.set(key, { method, path, count: (counter?.count ?? 0) + 1, bytes: (counter?.bytes ?? 0) + bytes })
+    counters.set(key, {
+      method,
+      path,
+      count: (counter?.count ?? 0) + 1,
+      bytes: (counter?.bytes ?? 0) + bytes
+    })
 
     const now = Date.now()
     const rule = rules.find(
