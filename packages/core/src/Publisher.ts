@@ -360,8 +360,11 @@ export const make = Effect.fnUntraced(function* (options: PublisherOptions) {
         Effect.gen(function* () {
           if (slot.reporter !== undefined && final !== undefined)
             yield* attempt(index, slot, slot.reporter, { ...final, trigger: "final" }, stopTimeoutMs)
-          if (slot.scope !== undefined) yield* Scope.close(slot.scope, Exit.void)
-        }),
+        }).pipe(
+          // Also when the flush is cut at the deadline: the reporter's resources (sockets,
+          // background fibers) go with it, so nothing keeps the process alive after stop.
+          Effect.ensuring(slot.scope === undefined ? Effect.void : Scope.close(slot.scope, Exit.void))
+        ),
       { concurrency: "unbounded", discard: true }
     )
   })

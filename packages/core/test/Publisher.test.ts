@@ -305,6 +305,34 @@ describe("Publisher", () => {
     })
   )
 
+  it.effect(
+    "releases a hanging reporter's resources and background fibers when stop cuts it at the deadline",
+    () =>
+      Effect.gen(function* () {
+        const released = yield* Ref.make<Array<string>>([])
+        const background = yield* Deferred.make<void>()
+        const withResources = Reporter.scoped(
+          "k8s-like",
+          Effect.gen(function* () {
+            yield* Effect.addFinalizer(() => Ref.update(released, (r) => [...r, "scope"]))
+            // A background sender (like an Events queue) parked on a request that never answers.
+            yield* Effect.forkScoped(
+              Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(background, undefined)))
+            )
+            return Reporter.make("k8s-like", () => Effect.never)
+          })
+        )
+        const publisher = yield* Publisher.make({ reporters: [withResources], stopTimeout: "5 seconds" })
+        yield* publisher.update(nth(1))
+        yield* settle
+        const exit = yield* stopUnderTestClock(publisher)
+        assert.isTrue(Exit.isSuccess(exit))
+        yield* settle
+        assert.deepStrictEqual(yield* Ref.get(released), ["scope"])
+        assert.isTrue(yield* Deferred.isDone(background))
+      })
+  )
+
   it.effect("skips a reporter that cannot start, and fails when it is required", () =>
     Effect.gen(function* () {
       const good = yield* recording("good")
