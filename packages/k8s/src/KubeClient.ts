@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs"
 import http from "node:http"
 import https from "node:https"
-import { KubeConfig } from "@kubernetes/client-node"
+import type { KubeConfig } from "@kubernetes/client-node"
 import { Clock, Effect, type Scope } from "effect"
 import { KubeApiError, KubeConfigError, type KubeRequestError, KubeTransportError } from "./Errors.ts"
 
@@ -54,31 +54,34 @@ const readText = (path: string) => readFileSync(path, "utf8")
  * import { Effect } from "effect"
  * import { loadConfig } from "@vmcp-status/k8s"
  *
- * const loaded = Effect.runSync(loadConfig({ kubeconfig: "/tmp/admin.kubeconfig" }))
+ * const loaded = await Effect.runPromise(loadConfig({ kubeconfig: "/tmp/admin.kubeconfig" }))
  * loaded.server // "https://127.0.0.1:6443"
  * ```
  */
-export const loadConfig = (options: KubeConfigOptions = {}) =>
-  Effect.try({
-    try: (): LoadedConfig => {
-      const env = options.env ?? process.env
-      const dir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR
-      const fromFile = (files: string, source: string): LoadedConfig => {
+export const loadConfig = (options: KubeConfigOptions = {}): Effect.Effect<LoadedConfig, KubeConfigError> =>
+  Effect.gen(function* () {
+    const source = yield* locate(options)
+    if (source._tag === "in-cluster") return source.loaded
+    // @kubernetes/client-node is loaded only for a kubeconfig: its KubeConfig pulls in the
+    // whole generated API (~90 MB of RSS) that the in-cluster path, how it runs in a pod, never needs.
+    const { KubeConfig } = yield* Effect.tryPromise({
+      try: () => import("@kubernetes/client-node"),
+      catch: (error) =>
+        new KubeConfigError({ message: `cannot load @kubernetes/client-node: ${String(error)}` })
+    })
+    return yield* Effect.try({
+      try: (): LoadedConfig => {
         const config = new KubeConfig()
-        for (const path of files.split(":"))
-          if (path !== "" && !existsSync(path))
-            throw new Error(`${source} names ${path}, which does not exist`)
-        const first = files.split(":").find((p) => p !== "") ?? files
-        config.loadFromFile(first)
+        config.loadFromFile(source.file)
         if (options.context !== undefined) {
           if (config.getContextObject(options.context) === null)
-            throw new Error(`${source} ${first} has no context "${options.context}"`)
+            throw new Error(`${source.description} ${source.file} has no context "${options.context}"`)
           config.setCurrentContext(options.context)
         }
         const cluster = config.getCurrentCluster()
         if (cluster === null)
           throw new Error(
-            `${source} ${first} has no current cluster: set current-context (or the context option)`
+            `${source.description} ${source.file} has no current cluster: set current-context (or the context option)`
           )
         return {
           source: "kubeconfig",
@@ -86,6 +89,26 @@ export const loadConfig = (options: KubeConfigOptions = {}) =>
           config,
           podNamespace: undefined
         }
+      },
+      catch: (error) =>
+        new KubeConfigError({ message: error instanceof Error ? error.message : String(error) })
+    })
+  })
+
+/** Where the configuration comes from, decided without loading a kubeconfig yet. */
+const locate = (options: KubeConfigOptions) =>
+  Effect.try({
+    try: ():
+      | { readonly _tag: "in-cluster"; readonly loaded: LoadedConfig }
+      | { readonly _tag: "kubeconfig"; readonly file: string; readonly description: string } => {
+      const env = options.env ?? process.env
+      const dir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR
+      const fromFile = (files: string, description: string) => {
+        for (const path of files.split(":"))
+          if (path !== "" && !existsSync(path))
+            throw new Error(`${description} names ${path}, which does not exist`)
+        const file = files.split(":").find((p) => p !== "") ?? files
+        return { _tag: "kubeconfig" as const, file, description }
       }
       if (options.kubeconfig !== undefined) return fromFile(options.kubeconfig, "the kubeconfig option")
       const host = env.KUBERNETES_SERVICE_HOST
@@ -94,7 +117,7 @@ export const loadConfig = (options: KubeConfigOptions = {}) =>
         const caFile = `${dir}/ca.crt`
         if (!existsSync(tokenFile))
           throw new Error(
-            `KUBERNETES_SERVICE_HOST is set but there is no service-account token at ${tokenFile}: mount one (automountServiceAccountToken: true) or set KUBECONFIG`
+            `KUBERNETES_SERVICE_HOST is set but there is no service-account token at ${tokenFile}: mount one (automountServiceAccountToken: true) or pass the kubeconfig option`
           )
         if (!existsSync(caFile))
           throw new Error(
@@ -104,11 +127,14 @@ export const loadConfig = (options: KubeConfigOptions = {}) =>
         const hostPart = host.includes(":") ? `[${host}]` : host
         const nsFile = `${dir}/namespace`
         return {
-          source: "in-cluster",
-          server: `https://${hostPart}:${port}`,
-          ca: readText(caFile),
-          tokenFile,
-          podNamespace: existsSync(nsFile) ? readText(nsFile).trim() || undefined : undefined
+          _tag: "in-cluster" as const,
+          loaded: {
+            source: "in-cluster" as const,
+            server: `https://${hostPart}:${port}`,
+            ca: readText(caFile),
+            tokenFile,
+            podNamespace: existsSync(nsFile) ? readText(nsFile).trim() || undefined : undefined
+          }
         }
       }
       if (env.KUBECONFIG !== undefined && env.KUBECONFIG !== "") return fromFile(env.KUBECONFIG, "KUBECONFIG")

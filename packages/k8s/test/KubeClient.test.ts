@@ -15,32 +15,32 @@ import { awaitStream, createObject, getObject, ownTarget, requestTracker } from 
 const tempDir = () => mkdtempSync(join(tmpdir(), "vmcp-k8s-config-"))
 
 describe("loadConfig: clear errors", () => {
-  const message = (options: Parameters<typeof loadConfig>[0]) =>
-    Effect.runSync(Effect.flip(loadConfig(options))).message
+  const message = async (options: Parameters<typeof loadConfig>[0]) =>
+    (await Effect.runPromise(Effect.flip(loadConfig(options)))).message
 
-  it("KUBERNETES_SERVICE_HOST without a mounted token says to mount one or set KUBECONFIG", () => {
+  it("KUBERNETES_SERVICE_HOST without a mounted token says to mount one or pass the kubeconfig option", async () => {
     const dir = tempDir()
-    expect(message({ env: { KUBERNETES_SERVICE_HOST: "10.96.0.1" }, serviceAccountDir: dir })).toBe(
-      `KUBERNETES_SERVICE_HOST is set but there is no service-account token at ${dir}/token: mount one (automountServiceAccountToken: true) or set KUBECONFIG`
+    expect(await message({ env: { KUBERNETES_SERVICE_HOST: "10.96.0.1" }, serviceAccountDir: dir })).toBe(
+      `KUBERNETES_SERVICE_HOST is set but there is no service-account token at ${dir}/token: mount one (automountServiceAccountToken: true) or pass the kubeconfig option`
     )
   })
 
-  it("a token without the CA says the server cannot be trusted", () => {
+  it("a token without the CA says the server cannot be trusted", async () => {
     const dir = tempDir()
     writeFileSync(join(dir, "token"), "t")
-    expect(message({ env: { KUBERNETES_SERVICE_HOST: "10.96.0.1" }, serviceAccountDir: dir })).toContain(
-      "ca.crt is missing"
-    )
+    expect(
+      await message({ env: { KUBERNETES_SERVICE_HOST: "10.96.0.1" }, serviceAccountDir: dir })
+    ).toContain("ca.crt is missing")
   })
 
-  it("nothing at all says where configuration comes from", () => {
-    expect(message({ env: { HOME: tempDir() } })).toMatch(
+  it("nothing at all says where configuration comes from", async () => {
+    expect(await message({ env: { HOME: tempDir() } })).toMatch(
       /^no Kubernetes configuration found: run in a cluster/
     )
   })
 
-  it("KUBECONFIG naming a missing file says which", () => {
-    expect(message({ env: { KUBECONFIG: "/nonexistent/config" } })).toBe(
+  it("KUBECONFIG naming a missing file says which", async () => {
+    expect(await message({ env: { KUBECONFIG: "/nonexistent/config" } })).toBe(
       "KUBECONFIG names /nonexistent/config, which does not exist"
     )
   })
