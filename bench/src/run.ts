@@ -69,6 +69,11 @@ try {
     kubeconfig,
     kubeconfigYaml({ server: proxyOurs.url, ca: proxyOurs.ca, token: kube.adminToken })
   )
+  // What a pod has mounted: the token and the CA (here the proxy's).
+  const serviceAccountDir = join(dir, "serviceaccount")
+  mkdirSync(serviceAccountDir)
+  writeFileSync(join(serviceAccountDir, "token"), kube.adminToken)
+  writeFileSync(join(serviceAccountDir, "ca.crt"), proxyOurs.ca)
   const baseClient = kubeClient({ url: proxyBase.url, ca: proxyBase.ca, token: kube.adminToken })
   // `name` is both the reporter's name and the object's.
   const reporter = (extra: { resyncIntervalMs?: number } = {}) =>
@@ -220,7 +225,9 @@ try {
       {
         env: {
           ...process.env,
-          BENCH_KUBECONFIG: kubeconfig,
+          BENCH_SERVICE_HOST: "127.0.0.1",
+          BENCH_SERVICE_PORT: String(proxyOurs.port),
+          BENCH_SA_DIR: serviceAccountDir,
           BENCH_NAMESPACE: ns,
           BENCH_OBJECT: "big",
           BENCH_URLS: JSON.stringify(servers.map((s) => s.url))

@@ -3,7 +3,11 @@
  * backends (plain HTTP, on the parent's loopback servers) → the core publisher → the k8s
  * reporter. Prints one JSON line per phase: the health round, then CPU and RSS.
  *
- * Env: BENCH_KUBECONFIG, BENCH_NAMESPACE, BENCH_OBJECT, BENCH_URLS (JSON array of URLs).
+ * It reaches the API server as a pod does (KUBERNETES_SERVICE_HOST/PORT and a service-account
+ * folder with a token and the CA), so no kubeconfig machinery is loaded.
+ *
+ * Env: BENCH_SERVICE_HOST, BENCH_SERVICE_PORT, BENCH_SA_DIR, BENCH_NAMESPACE, BENCH_OBJECT,
+ * BENCH_URLS (JSON array of URLs).
  */
 
 import { Publisher, type RuntimeStatus, start } from "@vmcp-status/core"
@@ -31,7 +35,11 @@ const memory = () => {
 const waitLine = () => new Promise<void>((resolve) => process.stdin.once("data", () => resolve()))
 
 const reporter = makeK8sReporter({
-  kubeconfig: env("BENCH_KUBECONFIG"),
+  env: {
+    KUBERNETES_SERVICE_HOST: env("BENCH_SERVICE_HOST"),
+    KUBERNETES_SERVICE_PORT: env("BENCH_SERVICE_PORT")
+  },
+  serviceAccountDir: env("BENCH_SA_DIR"),
   namespace: env("BENCH_NAMESPACE"),
   name: env("BENCH_OBJECT")
 })
