@@ -45,24 +45,5 @@ export const kubeconfigFile = (kube: KubeTestEnv, token: string, namespace?: str
   return file
 }
 
-/** Polls `check` until it returns a value (not undefined), at most `timeoutMs`. */
-export const eventually = async <A>(
-  what: string,
-  check: () => Promise<A | undefined> | A | undefined,
-  timeoutMs = 30_000
-): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const value = await check()
-      if (value !== undefined) return value
-    } catch (error) {
-      last = error
-    }
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`
-  )
-}
+/** Bounded polling for another process's observable state (the testkit's). */
+export { eventually } from "@vmcp-status/testkit"

@@ -1,6 +1,6 @@
 import { it } from "@effect/vitest"
 import { Publisher } from "@vmcp-status/core"
-import { startFaultProxy } from "@vmcp-status/testkit"
+import { FaultProxy } from "@vmcp-status/testkit"
 import { describeWithKube } from "@vmcp-status/testkit/vitest"
 import { Effect } from "effect"
 import { expect } from "vitest"
@@ -150,16 +150,7 @@ describeWithKube("Events on a real API server", (kube) => {
       const namespace = yield* Effect.promise(() => kube.namespace("events"))
       const target = ownTarget(namespace)
       yield* Effect.promise(() => createObject(kube.admin, target))
-      const proxy = yield* Effect.acquireRelease(
-        Effect.promise(() =>
-          startFaultProxy({
-            upstream: kube.connection.url,
-            upstreamCa: kube.connection.ca,
-            tls: kube.connection.tls
-          })
-        ),
-        (p) => Effect.promise(() => p.close())
-      )
+      const proxy = yield* FaultProxy.inFrontOf(kube.connection)
       const hang = proxy.addRule({ path: "/apis/events.k8s.io/**", fault: { kind: "hang" } })
       const { publisher } = yield* start(target, proxy.url)
       const writes = () => proxy.count({ method: "PATCH", path: /\/status$/ })

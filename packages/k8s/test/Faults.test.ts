@@ -1,6 +1,6 @@
 import { it } from "@effect/vitest"
 import { Publisher } from "@vmcp-status/core"
-import { type FaultRule, startFaultProxy } from "@vmcp-status/testkit"
+import { FaultProxy, type FaultRule } from "@vmcp-status/testkit"
 import { describeWithKube } from "@vmcp-status/testkit/vitest"
 import { Clock, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
@@ -33,16 +33,7 @@ describeWithKube("faults between the reporter and a real API server", (kube) => 
       const namespace = yield* Effect.promise(() => kube.namespace("faults"))
       const target = (options.target ?? ownTarget)(namespace)
       if (options.create !== false) yield* Effect.promise(() => createObject(kube.admin, target))
-      const proxy = yield* Effect.acquireRelease(
-        Effect.promise(() =>
-          startFaultProxy({
-            upstream: kube.connection.url,
-            upstreamCa: kube.connection.ca,
-            tls: kube.connection.tls
-          })
-        ),
-        (p) => Effect.promise(() => p.close())
-      )
+      const proxy = yield* FaultProxy.inFrontOf(kube.connection)
       return { namespace, target, proxy, tracker: requestTracker() }
     })
 

@@ -1,6 +1,6 @@
 import { it } from "@effect/vitest"
 import { Publisher } from "@vmcp-status/core"
-import { type FaultProxyHandle, startFaultProxy } from "@vmcp-status/testkit"
+import { FaultProxy, type FaultProxyHandle } from "@vmcp-status/testkit"
 import { describeWithKube } from "@vmcp-status/testkit/vitest"
 import { Clock, Effect } from "effect"
 import { expect } from "vitest"
@@ -36,16 +36,7 @@ describeWithKube("leader election on a real Lease", (kube) => {
         readonly publisher: Publisher.Publisher
       }> = []
       for (const identity of ["replica-0", "replica-1", "replica-2"]) {
-        const proxy = yield* Effect.acquireRelease(
-          Effect.promise(() =>
-            startFaultProxy({
-              upstream: kube.connection.url,
-              upstreamCa: kube.connection.ca,
-              tls: kube.connection.tls
-            })
-          ),
-          (p) => Effect.promise(() => p.close())
-        )
+        const proxy = yield* FaultProxy.inFrontOf(kube.connection)
         const tracker = requestTracker()
         const publisher = yield* Publisher.make({
           reporters: [

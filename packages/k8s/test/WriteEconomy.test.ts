@@ -1,6 +1,6 @@
 import { it } from "@effect/vitest"
 import { Publisher } from "@vmcp-status/core"
-import { startFaultProxy } from "@vmcp-status/testkit"
+import { FaultProxy } from "@vmcp-status/testkit"
 import { describeWithKube } from "@vmcp-status/testkit/vitest"
 import { Clock, Effect } from "effect"
 import { TestClock } from "effect/testing"
@@ -25,17 +25,7 @@ const STATUS_WRITE = /\/status$/
 const report = (line: string) => Effect.sync(() => process.stderr.write(`[k8s measurements] ${line}\n`))
 
 describeWithKube("write economy against a real API server", (kube) => {
-  const proxy = () =>
-    Effect.acquireRelease(
-      Effect.promise(() =>
-        startFaultProxy({
-          upstream: kube.connection.url,
-          upstreamCa: kube.connection.ca,
-          tls: kube.connection.tls
-        })
-      ),
-      (p) => Effect.promise(() => p.close())
-    )
+  const proxy = () => FaultProxy.inFrontOf(kube.connection)
 
   const reporterFor = (target: Target, server: string, extra: Parameters<typeof makeK8sReporter>[0] = {}) =>
     makeK8sReporter({

@@ -446,3 +446,20 @@ export const make = (
     }),
     (proxy) => Effect.promise(() => proxy.close())
   )
+
+/** The options that put a proxy in front of a testkit API server (its URL, CA and serving pair). */
+export const frontOf = (server: {
+  readonly url: string
+  readonly ca: string
+  readonly tls: KeyPair & { readonly ca: string }
+}): FaultProxyOptions => ({ upstream: server.url, upstreamCa: server.ca, tls: server.tls })
+
+/**
+ * A proxy in front of a testkit API server for the enclosing `Scope`: clients trust the same CA.
+ *
+ * @example
+ * ```ts
+ * const proxy = yield* FaultProxy.inFrontOf(kube.connection)
+ * ```
+ */
+export const inFrontOf = (server: Parameters<typeof frontOf>[0]) => make(frontOf(server))

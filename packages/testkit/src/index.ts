@@ -2,6 +2,7 @@ export type { CertificateSet, CertificatesOptions, KeyPair } from "./Certificate
 export * as Certificates from "./Certificates.ts"
 export { makeCertificates } from "./Certificates.ts"
 export * from "./Errors.ts"
+export { eventually } from "./Eventually.ts"
 export type {
   ActiveRule,
   Fault,
@@ -12,7 +13,7 @@ export type {
   RequestCount
 } from "./FaultProxy.ts"
 export * as FaultProxy from "./FaultProxy.ts"
-export { kubeStatus, startFaultProxy } from "./FaultProxy.ts"
+export { frontOf, kubeStatus, startFaultProxy } from "./FaultProxy.ts"
 export type {
   KubeApiServerHandle,
   KubeApiServerOptions,

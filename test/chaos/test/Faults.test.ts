@@ -10,8 +10,10 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
 import {
+  eventually,
   type Fault,
   type FaultProxyHandle,
+  frontOf,
   kubeconfigYaml,
   type McpBackendHandle,
   startFaultProxy,
@@ -30,24 +32,6 @@ const CLI = join(
 const BACKOFF_CAP_MS = 30_000
 const SLOW_RETRY_MS = 2_000
 const MARGIN_MS = 10_000
-
-/** Polls (bounded) until `check` returns a value: waiting on another process, not on time. */
-const eventually = async <A>(what: string, check: () => Promise<A | undefined>, timeoutMs: number) => {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const value = await check()
-      if (value !== undefined) return value
-    } catch (error) {
-      last = error
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`
-  )
-}
 
 interface BackendView {
   readonly name: string
@@ -89,11 +73,7 @@ describeWithKube("reporting under API-server faults", (kube) => {
     })
     expect(created.status).toBe(201)
 
-    const proxy: FaultProxyHandle = await startFaultProxy({
-      upstream: kube.connection.url,
-      upstreamCa: kube.connection.ca,
-      tls: kube.connection.tls
-    })
+    const proxy: FaultProxyHandle = await startFaultProxy(frontOf(kube.connection))
     cleanups.push(() => proxy.close())
     const dir = mkdtempSync(join(tmpdir(), "vmcp-chaos-"))
     const kubeconfig = join(dir, "kubeconfig")
