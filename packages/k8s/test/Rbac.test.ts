@@ -1,5 +1,6 @@
 import { it } from "@effect/vitest"
 import { Publisher, type RuntimeStatus } from "@vmcp-status/core"
+import { eventually } from "@vmcp-status/testkit"
 import { describeWithKube } from "@vmcp-status/testkit/vitest"
 import { Effect } from "effect"
 import { expect } from "vitest"
@@ -78,6 +79,33 @@ describeWithKube("RBAC: the minimal Role, proven with a restricted identity", (k
           const res = await kube.admin.request({ method: "POST", path, body })
           if (res.status !== 201) throw new Error(`${path}: HTTP ${res.status}: ${res.text}`)
         }
+        // The authorizer reads Roles and RoleBindings from its informer cache: wait until the
+        // grant is in force, or the reporter's first request may meet a 403 of the past.
+        const probe = rules[0]
+        if (probe === undefined) return
+        const [resource, subresource] = (probe.resources[0] ?? "").split("/")
+        await eventually("the Role and RoleBinding to take effect", async () => {
+          const review = await kube.admin.request({
+            method: "POST",
+            path: "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            body: {
+              apiVersion: "authorization.k8s.io/v1",
+              kind: "SubjectAccessReview",
+              spec: {
+                user: kube.connection.restrictedUser,
+                resourceAttributes: {
+                  namespace,
+                  group: probe.apiGroups[0] ?? "",
+                  resource,
+                  ...(subresource === undefined ? {} : { subresource }),
+                  verb: probe.verbs[0],
+                  ...(probe.resourceNames?.[0] === undefined ? {} : { name: probe.resourceNames[0] })
+                }
+              }
+            }
+          })
+          return (review.body as { status?: { allowed?: boolean } }).status?.allowed ? true : undefined
+        })
       })
       const tracker = requestTracker()
       const publisher = yield* Publisher.make({
