@@ -56,6 +56,30 @@ export const BackendHealthReport = Schema.Struct({
 })
 export type BackendHealthReport = typeof BackendHealthReport.Type
 
+/** What `backendReport` needs; every other field has a default. */
+export type BackendReportInput = Pick<BackendHealthReport, "name" | "health" | "lastTransitionTime"> &
+  Partial<BackendHealthReport>
+
+/**
+ * A backend report with defaults for what a simple source does not track: transport
+ * `streamable-http`, empty message, no tools, no failures, circuit `closed`.
+ *
+ * @example
+ * ```ts
+ * import { backendReport } from "@vmcp-status/core"
+ *
+ * backendReport({ name: "github", health: "healthy", lastTransitionTime: "2026-11-25T18:00:00Z", toolCount: 9 })
+ * ```
+ */
+export const backendReport = (input: BackendReportInput): BackendHealthReport => ({
+  transport: "streamable-http",
+  message: "",
+  toolCount: 0,
+  consecutiveFailures: 0,
+  circuit: "closed",
+  ...input
+})
+
 /** Backend counts by health. The four counts always sum to the number of backends. */
 export interface BackendCounts {
   readonly total: number

@@ -1,6 +1,7 @@
 import {
   type BackendHealth,
   type BackendHealthReport,
+  backendReport,
   deriveStatus,
   type RuntimeStatus
 } from "../src/index.ts"
@@ -12,17 +13,16 @@ export const backend = (
   name: string,
   health: BackendHealth,
   extra: Partial<BackendHealthReport> = {}
-): BackendHealthReport => ({
-  name,
-  transport: "streamable-http",
-  health,
-  message: health === "healthy" ? "" : `${health} probe`,
-  toolCount: 3,
-  consecutiveFailures: health === "unhealthy" ? 3 : 0,
-  circuit: "closed",
-  lastTransitionTime: T0,
-  ...extra
-})
+): BackendHealthReport =>
+  backendReport({
+    name,
+    health,
+    lastTransitionTime: T0,
+    message: health === "healthy" ? "" : `${health} probe`,
+    toolCount: 3,
+    consecutiveFailures: health === "unhealthy" ? 3 : 0,
+    ...extra
+  })
 
 export const status = (
   backends: ReadonlyArray<BackendHealthReport>,

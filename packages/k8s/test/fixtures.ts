@@ -1,6 +1,7 @@
 import {
   type BackendHealth,
   type BackendHealthReport,
+  backendReport,
   deriveStatus,
   type RuntimeStatus
 } from "@vmcp-status/core"
@@ -12,17 +13,17 @@ export const backend = (
   name: string,
   health: BackendHealth,
   extra: Partial<BackendHealthReport> = {}
-): BackendHealthReport => ({
-  name,
-  transport: "streamable-http",
-  health,
-  message: health === "healthy" ? "" : "connection refused",
-  toolCount: 4,
-  consecutiveFailures: health === "unhealthy" ? 3 : 0,
-  circuit: health === "unhealthy" ? "open" : "closed",
-  lastTransitionTime: T0,
-  ...extra
-})
+): BackendHealthReport =>
+  backendReport({
+    name,
+    health,
+    lastTransitionTime: T0,
+    message: health === "healthy" ? "" : "connection refused",
+    toolCount: 4,
+    consecutiveFailures: health === "unhealthy" ? 3 : 0,
+    circuit: health === "unhealthy" ? "open" : "closed",
+    ...extra
+  })
 
 export const status = (
   backends: ReadonlyArray<BackendHealthReport>,

@@ -1,6 +1,7 @@
 import {
   type BackendHealth,
   type BackendHealthReport,
+  backendReport,
   deriveStatus,
   type RuntimeStatus
 } from "@vmcp-status/core"
@@ -16,17 +17,13 @@ export const backend = (
   name: string,
   health: BackendHealth,
   extra: Partial<BackendHealthReport> = {}
-): BackendHealthReport => ({
-  name,
-  transport: "streamable-http",
-  health,
-  message: "",
-  toolCount: 0,
-  consecutiveFailures: 0,
-  circuit: "closed",
-  lastTransitionTime: T0,
-  ...extra
-})
+): BackendHealthReport =>
+  backendReport({
+    name,
+    health,
+    lastTransitionTime: T0,
+    ...extra
+  })
 
 export const status = (
   backends: ReadonlyArray<BackendHealthReport>,
