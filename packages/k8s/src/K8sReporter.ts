@@ -6,17 +6,30 @@ import {
   toTimestamp
 } from "@vmcp-status/core"
 import { Clock, Effect } from "effect"
-import { type EventRecorderOptions, makeEventRecorder } from "./Events.ts"
-import { clientFromOptions, type KubeConfigOptions, type RequestEvent } from "./KubeClient.ts"
-import { type LeaderElectionOptions, makeLeaderElector } from "./LeaderElection.ts"
-import type { TokenBucketOptions } from "./RateLimiter.ts"
+import { makeEventRecorder } from "./internal/EventRecorder.ts"
+import { clientFromOptions, type KubeConfigOptions, type RequestEvent } from "./internal/KubeClient.ts"
+import { makeLeaderElector } from "./internal/LeaderElector.ts"
+import type { TokenBucketOptions } from "./internal/RateLimiter.ts"
+import { makeStatusApplier } from "./internal/StatusApplier.ts"
+import type { LeaderElectionOptions } from "./LeaderElection.ts"
 import { defaultLeaseName } from "./Rbac.ts"
-import { makeStatusApplier } from "./StatusApplier.ts"
 import type { OwnershipMode } from "./StatusMapping.ts"
 import { resolveTarget, type TargetOptions } from "./Target.ts"
 
-/** Event options of `makeK8sReporter` (everything but the target). */
-export type K8sEventOptions = Omit<EventRecorderOptions, "target" | "uid">
+export type { KubeConfigOptions, RequestEvent } from "./internal/KubeClient.ts"
+export type { TokenBucketOptions } from "./internal/RateLimiter.ts"
+
+/** Event options of `makeK8sReporter` (`events: { ... }`); every field has a default. */
+export interface K8sEventOptions {
+  /** `reportingController` of the Events (default `vmcp-status`). */
+  readonly controller?: string
+  /** `reportingInstance` (default the host name). */
+  readonly instance?: string
+  /** Per-object budget (default burst 25, one more every 5 minutes as client-go's spam filter). */
+  readonly rate?: TokenBucketOptions
+  /** Repeats of the same Event within this window extend its series instead of creating one (default 30 min). */
+  readonly seriesWindowMs?: number
+}
 
 /** Options of `makeK8sReporter`. Every field has a default. */
 export interface K8sReporterOptions extends TargetOptions, KubeConfigOptions {

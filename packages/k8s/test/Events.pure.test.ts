@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { eventsFor } from "../src/Events.ts"
+import { eventsFor } from "../src/internal/EventRecorder.ts"
 import { backend, status, T1 } from "./fixtures.ts"
 
 const ready = status([backend("alpha", "healthy"), backend("beta", "healthy")])

@@ -6,17 +6,17 @@ import { Publisher } from "@vmcp-status/core"
 import { describeWithKube } from "@vmcp-status/testkit/vitest"
 import { Effect } from "effect"
 import { describe, expect } from "vitest"
+import { loadKubeConfig } from "../src/internal/KubeClient.ts"
 import { makeK8sReporter } from "../src/K8sReporter.ts"
-import { loadConfig } from "../src/KubeClient.ts"
 import { minimalRules } from "../src/Rbac.ts"
 import { backend, status } from "./fixtures.ts"
 import { awaitStream, createObject, getObject, ownTarget, requestTracker } from "./kube.ts"
 
 const tempDir = () => mkdtempSync(join(tmpdir(), "vmcp-k8s-config-"))
 
-describe("loadConfig: clear errors", () => {
-  const message = async (options: Parameters<typeof loadConfig>[0]) =>
-    (await Effect.runPromise(Effect.flip(loadConfig(options)))).message
+describe("loadKubeConfig: clear errors", () => {
+  const message = async (options: Parameters<typeof loadKubeConfig>[0]) =>
+    (await Effect.runPromise(Effect.flip(loadKubeConfig(options)))).message
 
   it("KUBERNETES_SERVICE_HOST without a mounted token says to mount one or pass the kubeconfig option", async () => {
     const dir = tempDir()

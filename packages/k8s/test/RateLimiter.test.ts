@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { fullBucket, parseRetryAfter, takeToken } from "../src/index.ts"
+import { parseRetryAfter } from "../src/internal/KubeClient.ts"
+import { fullBucket, takeToken } from "../src/internal/RateLimiter.ts"
 
 describe("takeToken", () => {
   const options = { ratePerSecond: 5, burst: 10 }

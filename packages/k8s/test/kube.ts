@@ -6,7 +6,7 @@ import { kubeconfigYaml, type KubeClient as TestClient } from "@vmcp-status/test
 import type { KubeTestEnv } from "@vmcp-status/testkit/vitest"
 import { type Duration, Effect, Logger, Stream, SubscriptionRef } from "effect"
 import { TestClock } from "effect/testing"
-import type { RequestEvent } from "../src/KubeClient.ts"
+import type { RequestEvent } from "../src/internal/KubeClient.ts"
 import { objectPath, type Target, ToolhiveVirtualMcpServer } from "../src/Target.ts"
 
 /** The group our own CRD is served under in tests (toolhive's real CRD holds toolhive's group). */

@@ -7,7 +7,10 @@ import {
   stableJson
 } from "@vmcp-status/core"
 import { Clock, Effect, Semaphore } from "effect"
-import type { KubeApiError, KubeRequestError } from "./Errors.ts"
+import type { KubeApiError, KubeRequestError } from "../Errors.ts"
+import { type OwnershipMode, type StatusPayload, toStatusPayload } from "../StatusMapping.ts"
+import { objectPath, type Target } from "../Target.ts"
+import { explainForbidden } from "./Forbidden.ts"
 import type { KubeClient, KubeResponse } from "./KubeClient.ts"
 import {
   DefaultWriteRate,
@@ -16,9 +19,6 @@ import {
   type TokenBucketOptions,
   takeToken
 } from "./RateLimiter.ts"
-import { explainForbidden } from "./Rbac.ts"
-import { type OwnershipMode, type StatusPayload, toStatusPayload } from "./StatusMapping.ts"
-import { objectPath, type Target } from "./Target.ts"
 
 /** Defaults of the applier. */
 export const ApplierDefaults = {
@@ -156,7 +156,9 @@ export const describeNotFound = (error: KubeApiError, target: Target): string =>
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { clientFromOptions, makeStatusApplier, resolveTarget } from "@vmcp-status/k8s"
+ * import { resolveTarget } from "../Target.ts"
+ * import { clientFromOptions } from "./KubeClient.ts"
+ * import { makeStatusApplier } from "./StatusApplier.ts"
  *
  * const program = (status: RuntimeStatus) => Effect.scoped(Effect.gen(function* () {
  *   const { client } = yield* clientFromOptions({ kubeconfig: "/tmp/admin.kubeconfig" })

@@ -25,7 +25,7 @@ export const fullBucket = (options: TokenBucketOptions, now: number): TokenBucke
  *
  * @example
  * ```ts
- * import { fullBucket, takeToken } from "@vmcp-status/k8s"
+ * import { fullBucket, takeToken } from "./RateLimiter.ts"
  *
  * const options = { ratePerSecond: 5, burst: 1 }
  * const first = takeToken(fullBucket(options, 0), options, 0)   // { waitMs: 0, ... }

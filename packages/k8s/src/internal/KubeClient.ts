@@ -3,7 +3,7 @@ import http from "node:http"
 import https from "node:https"
 import type { KubeConfig } from "@kubernetes/client-node"
 import { Clock, Effect, type Scope } from "effect"
-import { KubeApiError, KubeConfigError, type KubeRequestError, KubeTransportError } from "./Errors.ts"
+import { KubeApiError, KubeConfigError, type KubeRequestError, KubeTransportError } from "../Errors.ts"
 
 /** Where a pod's service-account token, CA and namespace are mounted. */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -52,13 +52,15 @@ const readText = (path: string) => readFileSync(path, "utf8")
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { loadConfig } from "@vmcp-status/k8s"
+ * import { loadKubeConfig } from "./KubeClient.ts"
  *
- * const loaded = await Effect.runPromise(loadConfig({ kubeconfig: "/tmp/admin.kubeconfig" }))
+ * const loaded = await Effect.runPromise(loadKubeConfig({ kubeconfig: "/tmp/admin.kubeconfig" }))
  * loaded.server // "https://127.0.0.1:6443"
  * ```
  */
-export const loadConfig = (options: KubeConfigOptions = {}): Effect.Effect<LoadedConfig, KubeConfigError> =>
+export const loadKubeConfig = (
+  options: KubeConfigOptions = {}
+): Effect.Effect<LoadedConfig, KubeConfigError> =>
   Effect.gen(function* () {
     const source = yield* locate(options)
     if (source._tag === "in-cluster") return source.loaded
@@ -282,10 +284,10 @@ const credentialsOf = (loaded: LoadedConfig): Effect.Effect<Credentials, KubeCon
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { loadConfig, makeClient } from "@vmcp-status/k8s"
+ * import { loadKubeConfig, makeClient } from "./KubeClient.ts"
  *
  * const program = Effect.scoped(Effect.gen(function* () {
- *   const client = yield* makeClient(yield* loadConfig({ kubeconfig: "/tmp/admin.kubeconfig" }))
+ *   const client = yield* makeClient(yield* loadKubeConfig({ kubeconfig: "/tmp/admin.kubeconfig" }))
  *   return yield* client.request({ method: "GET", path: "/version" })
  * }))
  * ```
@@ -430,7 +432,7 @@ export const clientFromOptions = (
   options: KubeConfigOptions & ClientOptions = {}
 ): Effect.Effect<{ client: KubeClient; loaded: LoadedConfig }, KubeConfigError, Scope.Scope> =>
   Effect.gen(function* () {
-    const loaded = yield* loadConfig(options)
+    const loaded = yield* loadKubeConfig(options)
     const client = yield* makeClient(loaded, {
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest })

@@ -1,10 +1,11 @@
 import { type BackendHealth, type RuntimeStatus, redactText, transitions } from "@vmcp-status/core"
 import { Clock, Effect, Option, Queue } from "effect"
-import type { KubeRequestError } from "./Errors.ts"
+import type { KubeRequestError } from "../Errors.ts"
+import type { K8sEventOptions } from "../K8sReporter.ts"
+import type { Target } from "../Target.ts"
+import { explainForbidden } from "./Forbidden.ts"
 import type { KubeClient } from "./KubeClient.ts"
-import { fullBucket, type TokenBucket, type TokenBucketOptions, takeToken } from "./RateLimiter.ts"
-import { explainForbidden } from "./Rbac.ts"
-import type { Target } from "./Target.ts"
+import { fullBucket, type TokenBucket, takeToken } from "./RateLimiter.ts"
 
 /** One Event to emit about the target object. */
 export interface EventDraft {
@@ -28,7 +29,7 @@ const backendReason: Readonly<Record<BackendHealth, string>> = {
  *
  * @example
  * ```ts
- * import { eventsFor } from "@vmcp-status/k8s"
+ * import { eventsFor } from "./EventRecorder.ts"
  *
  * // eventsFor(previousStatus, nextStatus) → [{ type: "Warning", reason: "BackendUnhealthy", note: "..." }]
  * ```
@@ -68,17 +69,9 @@ export const eventsFor = (
   return events
 }
 
-/** Options of the Event recorder. */
-export interface EventRecorderOptions {
+/** Options of the Event recorder: the reporter's `events` options and the object. */
+export interface EventRecorderOptions extends K8sEventOptions {
   readonly target: Target
-  /** `reportingController` of the Events (default `vmcp-status`). */
-  readonly controller?: string
-  /** `reportingInstance` (default the host name). */
-  readonly instance?: string
-  /** Per-object budget (default burst 25, one more every 5 minutes as client-go's spam filter). */
-  readonly rate?: TokenBucketOptions
-  /** Repeats of the same Event within this window extend its series instead of creating one (default 30 min). */
-  readonly seriesWindowMs?: number
   /** The object's uid once known, so `regarding` points at this incarnation of the object. */
   readonly uid?: () => string | undefined
 }
