@@ -11,8 +11,12 @@ export interface StdioBackendOptions {
   readonly fail?: ReadonlyArray<string>
   /** Wait before handling each request. */
   readonly delayMs?: number
-  /** Exit on its own after this long, with `exitCode` (default 0). */
-  readonly exitAfterMs?: number
+  /**
+   * Answer this many JSON-RPC requests (`initialize` counts as one), then close stdout and exit
+   * with `exitCode` (default 0); later requests go unanswered. A count, not a delay, so the exit
+   * does not race process start on a busy machine.
+   */
+  readonly exitAfterRequests?: number
   readonly exitCode?: number
   /** Print an error and exit 1 at once. */
   readonly crash?: boolean
@@ -44,7 +48,7 @@ export const stdioBackendScript = (): string => {
  * import { StdioClientTransport } from "@modelcontextprotocol/client/stdio"
  * import { stdioBackendCommand } from "@vmcp-status/testkit"
  *
- * const transport = new StdioClientTransport(stdioBackendCommand({ tools: ["a", "b"], exitAfterMs: 2000 }))
+ * const transport = new StdioClientTransport(stdioBackendCommand({ tools: ["a", "b"], exitAfterRequests: 2 }))
  * ```
  */
 export const stdioBackendCommand = (options: StdioBackendOptions = {}): StdioCommand => {
@@ -56,7 +60,9 @@ export const stdioBackendCommand = (options: StdioBackendOptions = {}): StdioCom
   }
   if (options.fail !== undefined) args.push("--fail", options.fail.join(","))
   if (options.delayMs !== undefined) args.push("--delay-ms", String(options.delayMs))
-  if (options.exitAfterMs !== undefined) args.push("--exit-after-ms", String(options.exitAfterMs))
+  if (options.exitAfterRequests !== undefined) {
+    args.push("--exit-after-requests", String(options.exitAfterRequests))
+  }
   if (options.exitCode !== undefined) args.push("--exit-code", String(options.exitCode))
   if (options.crash === true) args.push("--crash")
   return { command: process.execPath, args }

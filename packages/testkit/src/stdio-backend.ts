@@ -2,14 +2,15 @@
  * An MCP server over stdio for tests: `node stdio-backend.js [flags]`. Every flag has an
  * environment twin, flags win:
  *
- *   --name <name>            MCP_FIXTURE_NAME          serverInfo.name (default "stdio-fixture")
- *   --tools <a,b,c>          MCP_FIXTURE_TOOLS         tool names (default "echo")
- *   --tools-json <json>      MCP_FIXTURE_TOOLS_JSON    full tool definitions (FixtureTool[])
- *   --fail <all|m1,m2>       MCP_FIXTURE_FAIL          answer these JSON-RPC methods with -32603
- *   --delay-ms <n>           MCP_FIXTURE_DELAY_MS      wait before handling each request
- *   --exit-after-ms <n>      MCP_FIXTURE_EXIT_AFTER_MS exit on its own after n ms
- *   --exit-code <n>          MCP_FIXTURE_EXIT_CODE     the code for --exit-after-ms (default 0)
- *   --crash                  MCP_FIXTURE_CRASH=1       print an error and exit 1 at once
+ *   --name <name>               MCP_FIXTURE_NAME                 serverInfo.name (default "stdio-fixture")
+ *   --tools <a,b,c>             MCP_FIXTURE_TOOLS                tool names (default "echo")
+ *   --tools-json <json>         MCP_FIXTURE_TOOLS_JSON           full tool definitions (FixtureTool[])
+ *   --fail <all|m1,m2>          MCP_FIXTURE_FAIL                 answer these JSON-RPC methods with -32603
+ *   --delay-ms <n>              MCP_FIXTURE_DELAY_MS             wait before handling each request
+ *   --exit-after-requests <n>   MCP_FIXTURE_EXIT_AFTER_REQUESTS  answer n JSON-RPC requests (`initialize`
+ *                                                                counts), then close stdout and exit
+ *   --exit-code <n>             MCP_FIXTURE_EXIT_CODE            the code for --exit-after-requests (default 0)
+ *   --crash                     MCP_FIXTURE_CRASH=1              print an error and exit 1 at once
  */
 import { parseArgs } from "node:util"
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server"
@@ -23,7 +24,7 @@ const { values } = parseArgs({
     "tools-json": { type: "string" },
     fail: { type: "string" },
     "delay-ms": { type: "string" },
-    "exit-after-ms": { type: "string" },
+    "exit-after-requests": { type: "string" },
     "exit-code": { type: "string" },
     crash: { type: "boolean" }
   },
@@ -61,25 +62,47 @@ const fail = (setting(values.fail, "MCP_FIXTURE_FAIL") ?? "")
   .map((m) => m.trim())
   .filter((m) => m.length > 0)
 const delayMs = number(setting(values["delay-ms"], "MCP_FIXTURE_DELAY_MS"), "--delay-ms") ?? 0
-const exitAfterMs = number(setting(values["exit-after-ms"], "MCP_FIXTURE_EXIT_AFTER_MS"), "--exit-after-ms")
+const exitAfterRequests = number(
+  setting(values["exit-after-requests"], "MCP_FIXTURE_EXIT_AFTER_REQUESTS"),
+  "--exit-after-requests"
+)
 const exitCode = number(setting(values["exit-code"], "MCP_FIXTURE_EXIT_CODE"), "--exit-code") ?? 0
 const info = { name: setting(values.name, "MCP_FIXTURE_NAME") ?? "stdio-fixture", version: "0.0.0" }
 
 const fails = (method: string) => fail.includes("all") || fail.includes(method)
 
-// Wraps the stdio transport to apply the failure and delay settings before the SDK sees a message.
 const inner = new StdioServerTransport()
+
+// With --exit-after-requests the process exits on what it has served, never on a timer: a
+// timer would also count process start, which a busy machine stretches past any bound.
+let received = 0
+let answered = 0
+const isResponse = (message: JSONRPCMessage) => "id" in message && !("method" in message)
+const answer = async (message: JSONRPCMessage) => {
+  await inner.send(message)
+  if (exitAfterRequests === undefined || !isResponse(message)) return
+  answered += 1
+  // Ending stdout first, so the client reads the last answer before it sees the pipe close.
+  if (answered === exitAfterRequests) process.stdout.end(() => process.exit(exitCode))
+}
+
+// Wraps the stdio transport to apply the failure, delay and exit settings before the SDK sees a message.
 const outer: Transport = {
   start: () => inner.start(),
-  send: (message) => inner.send(message),
+  send: (message) => answer(message),
   close: () => inner.close()
 }
 inner.onclose = () => outer.onclose?.()
 inner.onerror = (error) => outer.onerror?.(error)
 inner.onmessage = (message: JSONRPCMessage) => {
   const isRequest = "method" in message && "id" in message
+  if (isRequest && exitAfterRequests !== undefined) {
+    // Requests past the last one are never answered: the process is on its way out.
+    if (received >= exitAfterRequests) return
+    received += 1
+  }
   if (isRequest && fails(message.method)) {
-    void inner.send(jsonRpcError(message.id, -32603, `fixture failing: ${message.method}`) as JSONRPCMessage)
+    void answer(jsonRpcError(message.id, -32603, `fixture failing: ${message.method}`) as JSONRPCMessage)
     return
   }
   if (isRequest && delayMs > 0) {
@@ -91,6 +114,4 @@ inner.onmessage = (message: JSONRPCMessage) => {
 
 serveStdio(() => makeToolServer(info, () => tools), { transport: outer })
 
-if (exitAfterMs !== undefined) {
-  setTimeout(() => process.exit(exitCode), exitAfterMs)
-}
+if (exitAfterRequests === 0) process.exit(exitCode)

@@ -25,16 +25,29 @@ const connect = async (options: StdioBackendOptions, env?: Record<string, string
   return { client, transport, stderr: () => stderr }
 }
 
-const exitOf = (options: StdioBackendOptions) =>
-  new Promise<{ code: number | null; stderr: string }>((resolve) => {
+/** Runs the fixture without an MCP client; `requests` are written to its stdin as JSON lines. */
+const exitOf = (options: StdioBackendOptions, requests: ReadonlyArray<object> = []) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const { command, args } = stdioBackendCommand(options)
     const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] })
+    let stdout = ""
     let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString()
+    })
     child.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString()
     })
-    child.once("exit", (code) => resolve({ code, stderr }))
+    child.stdin.on("error", () => undefined)
+    for (const request of requests) child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", ...request })}\n`)
+    child.once("close", (code) => resolve({ code, stdout, stderr }))
   })
+
+const initialize = {
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "0" } }
+}
 
 describe("stdio MCP backend fixture", () => {
   it("exposes the tools named on its command line", async () => {
@@ -65,15 +78,29 @@ describe("stdio MCP backend fixture", () => {
     await expect(client.ping({ timeout: 50 })).rejects.toThrow(/timed out/i)
   })
 
-  it("exits on its own after the given time, and the client sees the connection close", async () => {
-    const { client } = await connect({ exitAfterMs: 200 })
+  it("exits after answering the given number of requests, and the client sees the connection close", async () => {
+    // initialize is the first request, ping the second and last.
+    const { client } = await connect({ exitAfterRequests: 2 })
     const closed = new Promise<void>((resolve) => {
       client.onclose = () => resolve()
     })
     await client.ping()
     await closed
     await expect(client.ping()).rejects.toThrow()
-    expect(await exitOf({ exitAfterMs: 50, exitCode: 3 })).toMatchObject({ code: 3 })
+  })
+
+  it("exits with the given code, after writing its last answer", async () => {
+    const result = await exitOf({ exitAfterRequests: 1, exitCode: 3 }, [
+      initialize,
+      { id: 2, method: "ping" }
+    ])
+    expect(result.code).toBe(3)
+    const answers = result.stdout
+      .split("\n")
+      .filter((line) => line.length > 0)
+      .map((line) => JSON.parse(line) as { id: number })
+    expect(answers.map((a) => a.id)).toEqual([1])
+    expect(answers[0]).toMatchObject({ result: { serverInfo: { name: "stdio-fixture" } } })
   })
 
   it("crashes on start when told to, saying so on stderr", async () => {
