@@ -39,7 +39,7 @@ const parseList = (text: string, what: string): ReadonlyArray<ReporterKind> | st
 }
 
 /**
- * Environment detection (DESIGN §6): in a cluster (`KUBERNETES_SERVICE_HOST`) with
+ * Environment detection (docs/architecture.md#environment-detection): in a cluster (`KUBERNETES_SERVICE_HOST`) with
  * `VMCP_NAME` and `VMCP_NAMESPACE`, the k8s reporter joins log and prometheus (and the log
  * writes JSON lines); elsewhere log and prometheus. An explicit list (`--reporters` or
  * `VMCP_REPORTERS`) replaces the detection. Required reporters (`--require-reporters`,

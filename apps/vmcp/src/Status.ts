@@ -13,7 +13,7 @@ import type { BackendConnection } from "./BackendConnection.ts"
 import type { VmcpConfig } from "./Config.ts"
 import type { Gateway } from "./Gateway.ts"
 
-/** How often a backend's tools are listed again without a `list_changed` (DESIGN §5: 5 min). */
+/** How often a backend's tools are listed again without a `list_changed` (5 min, docs/behaviours.md#discovery). */
 export const DISCOVERY_INTERVAL_MS = 300_000
 
 /** The status side of the running server. */

@@ -17,7 +17,7 @@ export interface PhaseInput {
 }
 
 /**
- * Derives the phase (DESIGN §3):
+ * Derives the phase (docs/status-model.md#phase):
  * - the server not operational: `Failed`;
  * - shutting down, or backends configured and the first round not finished: `Pending`;
  * - zero backends, or every backend healthy: `Ready`;

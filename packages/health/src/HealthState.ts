@@ -65,7 +65,7 @@ const to = (
 })
 
 /**
- * The health state machine (DESIGN §5), pure: the state after one probe.
+ * The health state machine (docs/behaviours.md#health-thresholds), pure: the state after one probe.
  *
  * - a success slower than `slowMs` → `degraded`;
  * - a success after `unhealthy`/`unauthenticated` → `degraded` for one interval (recovering),

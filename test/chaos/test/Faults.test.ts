@@ -1,6 +1,6 @@
 /**
  * The reference app serves MCP calls in a loop while a fault proxy between its k8s reporter and
- * the real API server injects, in turn, every fault class of DESIGN §8. Reporting must never fail
+ * the real API server injects, in turn, every fault class of docs/behaviours.md#fault-classes. Reporting must never fail
  * a call, and once a fault clears the object must hold the latest status within the backoff cap.
  */
 import { type ChildProcess, spawn } from "node:child_process"
