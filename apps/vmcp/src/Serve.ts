@@ -16,7 +16,7 @@ import { type StatusRuntime, startStatus } from "./Status.ts"
 /** The app's version, as MCP clients see it in `serverInfo`. */
 export const VERSION = "0.1.0"
 
-/** Shutdown budget (DESIGN: exit within 10 s of SIGTERM). */
+/** Shutdown budget: exit within 10 s of SIGTERM (docs/behaviours.md#shutdown). */
 export const ShutdownBudget = {
   /** Longest wait for in-flight calls (the config's `shutdown.drainTimeout` is capped to it). */
   maxDrainMs: 5_000,
