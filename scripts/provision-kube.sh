@@ -3,7 +3,7 @@
 #
 # There is no Docker/kind/envtest download on our machines, so we build Kubernetes v1.20.2
 # from the Debian bookworm source package and cache the binaries, keyed by version.
-# See docs: /work/shared/notes/kube-apiserver.md (facts this script relies on).
+# See docs/kube-apiserver.md for the facts this script relies on.
 #
 # Environment:
 #   KUBE_ASSETS      A folder that already holds `etcd` and `kube-apiserver` (and optionally
