@@ -92,6 +92,12 @@ export interface FaultProxyHandle {
   readonly counts: () => ReadonlyArray<RequestCount>
   /** The number of requests received matching `method` (any when absent) and `path`. */
   readonly count: (filter?: { readonly method?: string; readonly path?: PathPattern }) => number
+  /**
+   * Connections that failed or ended before the TLS handshake completed: a client refusing the
+   * `untrusted` certificate (such a client never reaches `counts`), or one that connects and leaves.
+   */
+  readonly tlsFailures: () => number
+  /** Zeroes `counts` and `tlsFailures`. */
   readonly resetCounts: () => void
   /** Closes the port, every connection and held request. Idempotent. */
   readonly close: () => Promise<void>
@@ -195,6 +201,7 @@ export const startFaultProxy = async (options: FaultProxyOptions): Promise<Fault
   const counters = new Map<string, RequestCount>()
   // Raw TCP sockets by client port (unique per live loopback connection).
   const rawSockets = new Map<number, Socket>()
+  let tlsFailures = 0
   let closed = false
 
   const retire = (r: Rule) => {
@@ -339,8 +346,10 @@ export const startFaultProxy = async (options: FaultProxyOptions): Promise<Fault
       if (rawSockets.get(clientPort) === socket) rawSockets.delete(clientPort)
     })
   })
-  // Failed handshakes (the `untrusted` mode) are expected; keep them off stderr.
-  server.on("tlsClientError", () => undefined)
+  // Failed handshakes (the `untrusted` mode) are expected: counted, kept off stderr.
+  server.on("tlsClientError", () => {
+    tlsFailures += 1
+  })
 
   const port = await new Promise<number>((resolve, reject) => {
     server.once("error", reject)
@@ -399,7 +408,11 @@ export const startFaultProxy = async (options: FaultProxyOptions): Promise<Fault
     },
     counts: () => [...counters.values()],
     count: matchCount,
-    resetCounts: () => counters.clear(),
+    tlsFailures: () => tlsFailures,
+    resetCounts: () => {
+      counters.clear()
+      tlsFailures = 0
+    },
     close: async () => {
       if (closed) return
       closed = true

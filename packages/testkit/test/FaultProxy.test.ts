@@ -5,6 +5,7 @@ import { assert, it as effectIt } from "@effect/vitest"
 import { Effect } from "effect"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { type CertificateSet, makeCertificates } from "../src/Certificates.ts"
+import { eventually } from "../src/Eventually.ts"
 import * as FaultProxy from "../src/FaultProxy.ts"
 import { type FaultProxyHandle, startFaultProxy } from "../src/FaultProxy.ts"
 import { httpsCall } from "./https.ts"
@@ -165,20 +166,34 @@ describe("fault proxy", () => {
 
   it("applies a rule for a time window only", async () => {
     const p = await proxy()
-    p.addRule({ fault: { kind: "status", status: 503 }, forMs: 200 })
-    expect((await call(p, "/echo")).status).toBe(503)
-    await expect.poll(async () => (await call(p, "/echo")).status, { timeout: 5000, interval: 50 }).toBe(200)
+    // Two rules, so neither check depends on how fast a request is: the first window is far
+    // longer than any stall, the second closes at once and is waited for.
+    const open = p.addRule({ path: "/echo/open", fault: { kind: "status", status: 503 }, forMs: 60_000 })
+    p.addRule({ path: "/echo/gone", fault: { kind: "status", status: 503 }, forMs: 1 })
+    expect((await call(p, "/echo/open")).status).toBe(503)
+    await eventually("the 1 ms rule to retire", async () =>
+      (await call(p, "/echo/gone")).status === 200 ? true : undefined
+    )
+    expect((await call(p, "/echo/open")).status).toBe(503)
+    expect(open.hits()).toBe(2)
   })
 
-  it("fails TLS with a certificate the client does not trust, and recovers", async () => {
+  it("fails TLS with a certificate the client does not trust, counts the failed handshake, and recovers", async () => {
     const p = await proxy()
     expect((await call(p, "/echo")).status).toBe(200)
+    expect(p.tlsFailures()).toBe(0)
     await p.setTls("untrusted")
     await expect(call(p, "/echo")).rejects.toMatchObject({
       code: expect.stringMatching(/CERT|SIGNATURE|ISSUER/)
     })
+    // The proxy learns of the refusal when the client's close reaches it, after the client's error.
+    await eventually("the refused handshake to be counted", () => (p.tlsFailures() === 1 ? true : undefined))
+    expect(p.count()).toBe(1)
     await p.setTls("trusted")
     expect((await call(p, "/echo")).status).toBe(200)
+    expect(p.tlsFailures()).toBe(1)
+    p.resetCounts()
+    expect(p.tlsFailures()).toBe(0)
   })
 
   it("streams watch bodies as they come and ends the upstream stream when the client leaves", async () => {
