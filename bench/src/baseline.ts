@@ -1,13 +1,13 @@
 import type { RuntimeStatus } from "@vmcp-status/core"
 import { toStatusPayload } from "@vmcp-status/k8s"
-import type { KubeClient } from "@vmcp-status/testkit"
+import type { TestKubeClient } from "@vmcp-status/testkit"
 
 /**
  * What the original design did: every interval, GET the object and PUT it back with the full
  * status, whether or not anything changed (last writer wins).
  */
 export const startBaseline = (
-  client: KubeClient,
+  client: TestKubeClient,
   objectPath: string,
   current: () => RuntimeStatus,
   intervalMs: number

@@ -8,7 +8,7 @@ import {
 } from "@modelcontextprotocol/client"
 import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/client/stdio"
 import { type Transport as CoreTransport, redactUrl } from "@vmcp-status/core"
-import { type BackendConfig, expandEnv } from "./Config.ts"
+import { expandEnv, type VmcpBackendConfig } from "./Config.ts"
 
 /** The client identity the gateway presents to its backends. */
 const CLIENT_INFO = { name: "vmcp", version: "0.1.0" }
@@ -80,7 +80,7 @@ const withTimeout = <A>(promise: Promise<A>, ms: number, what: string): Promise<
  * ```
  */
 export const makeBackendConnection = (
-  config: BackendConfig,
+  config: VmcpBackendConfig,
   options: BackendConnectionOptions = {}
 ): BackendConnection => {
   const env = options.env ?? process.env

@@ -1,6 +1,6 @@
 import type { parseArgs } from "node:util"
 import { Effect, Exit } from "effect"
-import { type ConfigError, loadConfig, type VmcpConfig } from "./Config.ts"
+import { type ConfigError, loadVmcpConfig, type VmcpConfig } from "./Config.ts"
 import { paintFor } from "./Terminal.ts"
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config. */
@@ -38,7 +38,7 @@ export const reportConfigError = (error: ConfigError, io: CliIo): number => {
 
 /** Loads the config, or prints why it cannot be used and returns exit code 2. */
 export const loadOrReport = async (file: string, io: CliIo): Promise<VmcpConfig | number> => {
-  const exit = await Effect.runPromiseExit(loadConfig(file))
+  const exit = await Effect.runPromiseExit(loadVmcpConfig(file))
   if (Exit.isSuccess(exit)) return exit.value
   const error = exit.cause.reasons.find((r) => r._tag === "Fail")
   if (error?._tag === "Fail") return reportConfigError(error.error, io)

@@ -66,7 +66,7 @@ const StringMap = Schema.Record(Schema.String, Schema.String)
  * `streamable-http` needs `url` (and optionally `headers`). Values of `env` and `headers` may
  * name environment variables as `${VAR}`, so secrets stay out of the file.
  */
-export const BackendConfig = Schema.Struct({
+export const VmcpBackendConfig = Schema.Struct({
   name: Name,
   transport: Schema.Literals(["stdio", "streamable-http"]),
   command: Schema.optionalKey(Schema.NonEmptyString),
@@ -78,7 +78,7 @@ export const BackendConfig = Schema.Struct({
   /** Timeout of one `tools/call` on this backend (default: `calls.timeout`). */
   callTimeout: Schema.optionalKey(DurationMs)
 })
-export type BackendConfig = typeof BackendConfig.Type
+export type VmcpBackendConfig = typeof VmcpBackendConfig.Type
 
 /** The whole `vmcp.yaml`. Every operational field has a default; only `backends` is usually set. */
 export const VmcpConfig = Schema.Struct({
@@ -133,7 +133,7 @@ export const VmcpConfig = Schema.Struct({
     /** How long in-flight calls may finish after SIGTERM before they are cut. */
     drainTimeout: DurationMs.pipe(withDefault("5s"))
   }).pipe(withDefault({})),
-  backends: Schema.Array(BackendConfig).pipe(withDefault([]))
+  backends: Schema.Array(VmcpBackendConfig).pipe(withDefault([]))
 })
 export type VmcpConfig = typeof VmcpConfig.Type
 
@@ -276,12 +276,12 @@ export const decodeConfig = (input: unknown, file: string): Effect.Effect<VmcpCo
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { loadConfig } from "@vmcp-status/vmcp"
+ * import { loadVmcpConfig } from "@vmcp-status/vmcp"
  *
- * const config = await Effect.runPromise(loadConfig("vmcp.yaml"))
+ * const config = await Effect.runPromise(loadVmcpConfig("vmcp.yaml"))
  * ```
  */
-export const loadConfig = (file: string): Effect.Effect<VmcpConfig, ConfigError> =>
+export const loadVmcpConfig = (file: string): Effect.Effect<VmcpConfig, ConfigError> =>
   Effect.suspend(() => {
     let text: string
     try {

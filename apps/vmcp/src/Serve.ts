@@ -78,9 +78,9 @@ const effectLogger = (logger: winston.Logger) =>
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { defaultIo, loadConfig, runServer, selectReporters } from "@vmcp-status/vmcp"
+ * import { defaultIo, loadVmcpConfig, runServer, selectReporters } from "@vmcp-status/vmcp"
  *
- * const config = await Effect.runPromise(loadConfig("vmcp.yaml"))
+ * const config = await Effect.runPromise(loadVmcpConfig("vmcp.yaml"))
  * const selection = selectReporters({ env: process.env })
  * if (typeof selection !== "string") process.exitCode = await runServer({ config, selection, io: defaultIo() })
  * ```

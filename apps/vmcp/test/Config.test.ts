@@ -5,7 +5,7 @@ import { Writable } from "node:stream"
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
 import { runCli } from "../src/Commands.ts"
-import { type ConfigError, decodeConfig, expandEnv, loadConfig, parseDuration } from "../src/Config.ts"
+import { type ConfigError, decodeConfig, expandEnv, loadVmcpConfig, parseDuration } from "../src/Config.ts"
 
 const failure = (input: unknown): ConfigError => {
   const exit = Effect.runSync(Effect.exit(decodeConfig(input, "test.yaml")))
@@ -137,9 +137,9 @@ describe("config", () => {
   })
 
   it("reports YAML syntax errors and missing files as config errors", () => {
-    const bad = Effect.runSync(Effect.flip(loadConfig(tempFile("backends: [\n"))))
+    const bad = Effect.runSync(Effect.flip(loadVmcpConfig(tempFile("backends: [\n"))))
     expect(bad.issues[0]?.expected).toBe("valid YAML")
-    const missing = Effect.runSync(Effect.flip(loadConfig("/nonexistent/vmcp.yaml")))
+    const missing = Effect.runSync(Effect.flip(loadVmcpConfig("/nonexistent/vmcp.yaml")))
     expect(missing.issues[0]).toMatchObject({ path: "(file)", found: "no such file" })
   })
 

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { type BackendConnection, makeBackendConnection } from "../src/BackendConnection.ts"
-import { loadConfig } from "../src/Config.ts"
+import { loadVmcpConfig } from "../src/Config.ts"
 
 const file = fileURLToPath(new URL("../examples/vmcp.yaml", import.meta.url))
 const opened: Array<BackendConnection> = []
@@ -12,7 +12,7 @@ afterEach(async () => {
 })
 
 const connect = (name: string, env: Record<string, string> = {}) => {
-  const config = Effect.runSync(loadConfig(file))
+  const config = Effect.runSync(loadVmcpConfig(file))
   const backend = config.backends.find((b) => b.name === name)!
   const connection = makeBackendConnection(
     { ...backend, env: { ...backend.env, ...env } },
@@ -26,7 +26,7 @@ const text = (result: { content: ReadonlyArray<unknown> }) => (result.content[0]
 
 describe("the embedded default (examples/)", () => {
   it("validates: the config `pnpm start` runs", () => {
-    const config = Effect.runSync(loadConfig(file))
+    const config = Effect.runSync(loadVmcpConfig(file))
     expect(config.backends.map((b) => `${b.name}:${b.transport}`)).toEqual([
       "clock:stdio",
       "echo:stdio",

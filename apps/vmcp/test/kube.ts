@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { type KubeClient, kubeconfigYaml } from "@vmcp-status/testkit"
+import { kubeconfigYaml, type TestKubeClient } from "@vmcp-status/testkit"
 import type { KubeTestEnv } from "@vmcp-status/testkit/vitest"
 
 /** The API path of an object's collection, from its apiVersion and kind. */
@@ -14,7 +14,7 @@ export const collectionPath = (object: { apiVersion: string; kind: string }, nam
 
 /** `kubectl apply --server-side` of one namespaced object, as `client`. */
 export const apply = async (
-  client: KubeClient,
+  client: TestKubeClient,
   object: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } },
   namespace: string
 ) => {

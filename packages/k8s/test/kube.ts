@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { kubeconfigYaml, type KubeClient as TestClient } from "@vmcp-status/testkit"
+import { kubeconfigYaml, type TestKubeClient } from "@vmcp-status/testkit"
 import type { KubeTestEnv } from "@vmcp-status/testkit/vitest"
 import { type Duration, Effect, Logger, Stream, SubscriptionRef } from "effect"
 import { TestClock } from "effect/testing"
@@ -27,14 +27,14 @@ export const ownTarget = (namespace: string, name = "vmcp"): Target => ({
   name
 })
 
-const ok = async (what: string, promise: ReturnType<TestClient["request"]>) => {
+const ok = async (what: string, promise: ReturnType<TestKubeClient["request"]>) => {
   const res = await promise
   if (res.status < 200 || res.status >= 300) throw new Error(`${what}: HTTP ${res.status}: ${res.text}`)
   return res
 }
 
 /** Creates the VirtualMCPServer (a valid toolhive spec) and returns its uid. */
-export const createObject = async (admin: TestClient, target: Target): Promise<string> => {
+export const createObject = async (admin: TestKubeClient, target: Target): Promise<string> => {
   const res = await ok(
     `create ${target.name}`,
     admin.request({
@@ -52,7 +52,7 @@ export const createObject = async (admin: TestClient, target: Target): Promise<s
 }
 
 /** The object as the API server has it. */
-export const getObject = async (admin: TestClient, target: Target) =>
+export const getObject = async (admin: TestKubeClient, target: Target) =>
   (await ok(`get ${target.name}`, admin.request({ method: "GET", path: objectPath(target) }))).body as {
     metadata: { managedFields?: Array<{ manager: string; subresource?: string; fieldsV1?: unknown }> }
     status?: Record<string, unknown> & {

@@ -47,7 +47,7 @@ export class KubeStartError extends Schema.TaggedError<KubeStartError>()("KubeSt
  * A request the harness made to the API server failed (creating a namespace, installing a
  * CRD). `status` is the HTTP status, 0 when no answer arrived.
  */
-export class KubeRequestError extends Schema.TaggedError<KubeRequestError>()("KubeRequestError", {
+export class TestKubeRequestError extends Schema.TaggedError<TestKubeRequestError>()("TestKubeRequestError", {
   method: Schema.String,
   path: Schema.String,
   status: Schema.Number,

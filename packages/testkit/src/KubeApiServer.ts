@@ -7,11 +7,11 @@ import { join } from "node:path"
 import { setTimeout as delay } from "node:timers/promises"
 import { Effect, type Scope } from "effect"
 import { type KeyPair, makeCertificates } from "./Certificates.ts"
-import type { CertificateError, KubeAssetsMissingError, KubeRequestError } from "./Errors.ts"
+import type { CertificateError, KubeAssetsMissingError, TestKubeRequestError } from "./Errors.ts"
 import { KubeStartError } from "./Errors.ts"
 import { type Managed, type Reaper, startManaged, startReaper, stopManaged } from "./internal/processes.ts"
 import { findKubeAssets } from "./KubeAssets.ts"
-import { type KubeClient, kubeClient, kubeconfigYaml } from "./KubeClient.ts"
+import { kubeClient, kubeconfigYaml, type TestKubeClient } from "./KubeClient.ts"
 
 export interface KubeApiServerOptions {
   /** The folder holding the binaries; default from `kubeAssetsDirectory()`. */
@@ -60,9 +60,9 @@ export interface KubeConnection {
 /** A running etcd + kube-apiserver (+ kube-controller-manager). */
 export interface KubeApiServerHandle extends KubeConnection {
   /** A setup client acting as `admin`. */
-  readonly admin: KubeClient
+  readonly admin: TestKubeClient
   /** A client acting as the restricted identity. */
-  readonly restricted: KubeClient
+  readonly restricted: TestKubeClient
   /** Stops exactly the processes it started (SIGTERM, SIGKILL after 5 s) and removes its folder. */
   readonly stop: () => Promise<void>
 }
@@ -163,7 +163,7 @@ export const startKubeApiServer = async (
   const assets = findKubeAssets(options.assets)
   const directory = await mkdtemp(join(tmpdir(), "vmcp-testkit-kube-"))
   const processes: Array<Managed> = []
-  const clients: Array<KubeClient> = []
+  const clients: Array<TestKubeClient> = []
   let reaper: Reaper | undefined
 
   const stop = async () => {
@@ -331,13 +331,14 @@ export const make = (
   options: KubeApiServerOptions = {}
 ): Effect.Effect<
   KubeApiServerHandle,
-  KubeAssetsMissingError | KubeStartError | CertificateError | KubeRequestError,
+  KubeAssetsMissingError | KubeStartError | CertificateError | TestKubeRequestError,
   Scope.Scope
 > =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: () => startKubeApiServer(options),
-      catch: (error) => error as KubeAssetsMissingError | KubeStartError | CertificateError | KubeRequestError
+      catch: (error) =>
+        error as KubeAssetsMissingError | KubeStartError | CertificateError | TestKubeRequestError
     }),
     (server) => Effect.promise(() => server.stop())
   )

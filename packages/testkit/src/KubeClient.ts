@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises"
 import { Agent, request as httpsRequest } from "node:https"
 import { setTimeout as delay } from "node:timers/promises"
 import { parseAllDocuments } from "yaml"
-import { KubeRequestError } from "./Errors.ts"
+import { TestKubeRequestError } from "./Errors.ts"
 
 /** Where and as whom to talk to an API server. */
 export interface KubeTarget {
@@ -38,7 +38,7 @@ export interface KubeRequest {
 }
 
 /** A minimal API-server client for test setup: plain HTTPS, bearer token, JSON. */
-export interface KubeClient {
+export interface TestKubeClient {
   readonly target: KubeTarget
   /** One request; resolves for every HTTP status, rejects only when no answer arrived. */
   readonly request: (request: KubeRequest) => Promise<KubeResponse>
@@ -95,7 +95,7 @@ const isCrd = (doc: unknown): doc is CrdObject =>
  * await admin.installCrds(["test/fixtures/crd.yaml"])
  * ```
  */
-export const kubeClient = (target: KubeTarget): KubeClient => {
+export const kubeClient = (target: KubeTarget): TestKubeClient => {
   const agent = new Agent({ keepAlive: true, ca: target.ca })
 
   const request = (req: KubeRequest) =>
@@ -144,7 +144,7 @@ export const kubeClient = (target: KubeTarget): KubeClient => {
       http.on("timeout", () => http.destroy(new Error(`no answer within ${req.timeoutMs ?? 30_000} ms`)))
       http.on("error", (error) =>
         reject(
-          new KubeRequestError({
+          new TestKubeRequestError({
             method: req.method,
             path: req.path,
             status: 0,
@@ -159,7 +159,7 @@ export const kubeClient = (target: KubeTarget): KubeClient => {
     const res = await request(req)
     if (res.status < 200 || res.status >= 300) {
       const message = (res.body as { message?: string } | undefined)?.message ?? res.text
-      throw new KubeRequestError({
+      throw new TestKubeRequestError({
         method: req.method,
         path: req.path,
         status: res.status,
@@ -182,7 +182,7 @@ export const kubeClient = (target: KubeTarget): KubeClient => {
       if (check(last)) return
       await delay(50)
     }
-    throw new KubeRequestError({
+    throw new TestKubeRequestError({
       method: "GET",
       path,
       status: last?.status ?? 0,
@@ -248,7 +248,7 @@ export const kubeClient = (target: KubeTarget): KubeClient => {
       const path = `/api/v1/namespaces/${name}`
       const res = await request({ method: "DELETE", path })
       if (![200, 202, 404].includes(res.status)) {
-        throw new KubeRequestError({
+        throw new TestKubeRequestError({
           method: "DELETE",
           path,
           status: res.status,
@@ -268,7 +268,7 @@ export const kubeClient = (target: KubeTarget): KubeClient => {
         body: { apiVersion: "v1", kind: "ServiceAccount", metadata: { name } }
       })
       if (created.status !== 201 && created.status !== 409) {
-        throw new KubeRequestError({
+        throw new TestKubeRequestError({
           method: "POST",
           path: `/api/v1/namespaces/${namespace}/serviceaccounts`,
           status: created.status,

@@ -21,7 +21,7 @@ import { afterAll, afterEach, describe, inject } from "vitest"
 import { KubeAssetsMissingError } from "./Errors.ts"
 import { type KubeApiServerOptions, type KubeConnection, startKubeApiServer } from "./KubeApiServer.ts"
 import { PROVISION_COMMAND } from "./KubeAssets.ts"
-import { type KubeClient, kubeClient } from "./KubeClient.ts"
+import { kubeClient, type TestKubeClient } from "./KubeClient.ts"
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -66,9 +66,9 @@ export const kubeGlobalSetup =
 export interface KubeTestEnv {
   readonly connection: KubeConnection
   /** A client acting as `admin` (system:masters). */
-  readonly admin: KubeClient
+  readonly admin: TestKubeClient
   /** A client acting as the identity with no grants. */
-  readonly restricted: KubeClient
+  readonly restricted: TestKubeClient
   /** A fresh namespace for the calling test, deleted after it. */
   readonly namespace: (prefix?: string) => Promise<string>
 }

@@ -6,20 +6,20 @@ import { afterAll, beforeAll, expect, it } from "vitest"
 import { type FaultProxyHandle, startFaultProxy } from "../src/FaultProxy.ts"
 import { isAlive } from "../src/internal/processes.ts"
 import * as KubeApiServer from "../src/KubeApiServer.ts"
-import { type KubeClient, kubeClient } from "../src/KubeClient.ts"
+import { kubeClient, type TestKubeClient } from "../src/KubeClient.ts"
 import { describeWithKube, kubeConnection } from "../src/vitest.ts"
 
 const GROUP = "testkit.vmcp-status.dev"
 const widgets = (ns: string) => `/apis/${GROUP}/v1/namespaces/${ns}/widgets`
 const widget = (ns: string, name: string) => `${widgets(ns)}/${name}`
-const applyStatus = (client: KubeClient, ns: string, manager: string, status: object, force: boolean) =>
+const applyStatus = (client: TestKubeClient, ns: string, manager: string, status: object, force: boolean) =>
   client.request({
     method: "PATCH",
     path: `${widget(ns, "w")}/status?fieldManager=${manager}${force ? "&force=true" : ""}`,
     contentType: "application/apply-patch+yaml",
     body: { apiVersion: `${GROUP}/v1`, kind: "Widget", metadata: { name: "w", namespace: ns }, status }
   })
-const createWidget = async (client: KubeClient, ns: string) => {
+const createWidget = async (client: TestKubeClient, ns: string) => {
   const res = await client.request({
     method: "POST",
     path: widgets(ns),
@@ -122,7 +122,7 @@ describeWithKube("the shared API server", (kube) => {
 
 function describeFaults(connection: Parameters<Parameters<typeof describeWithKube>[1]>[0]["connection"]) {
   let proxy: FaultProxyHandle
-  let client: KubeClient
+  let client: TestKubeClient
   beforeAll(async () => {
     proxy = await startFaultProxy({
       upstream: connection.url,
