@@ -1,11 +1,17 @@
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { assert, describe, it } from "@effect/vitest"
-import { McpBackend, stdioBackendCommand } from "@vmcp-status/testkit"
-import { Effect, Exit, Stream } from "effect"
+import { eventually, McpBackend, stdioBackendCommand } from "@vmcp-status/testkit"
+import { Deferred, Effect, Fiber, Option, Stream, SubscriptionRef } from "effect"
 import { TestClock } from "effect/testing"
-import { type BackendConfig, HealthChecker } from "../src/index.ts"
-import { backendOf, isAlive, round, stdioChildren, untilSnapshot } from "./fixtures.ts"
+import {
+  type BackendConfig,
+  type CustomCheck,
+  HealthChecker,
+  type HealthSnapshot,
+  InvalidHealthConfig
+} from "../src/index.ts"
+import { backendOf, checkedAt, isAlive, round, stdioChildren, untilSnapshot } from "./fixtures.ts"
 
 const base = { interval: "30 seconds", jitter: 0 } as const
 
@@ -37,11 +43,58 @@ const httpEndpoint = Effect.acquireRelease(
   (endpoint) => Effect.promise(() => endpoint.close())
 )
 
-/** Waits (bounded, on the wall clock) until `pid` has exited. */
+/** Waits until the OS has reaped `pid` (another process: polled, bounded by `eventually`). */
 const exited = (pid: number) =>
-  Effect.promise(async () => {
-    for (let i = 0; i < 500 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 10))
-    return !isAlive(pid)
+  Effect.promise(() => eventually(`process ${pid} to exit`, () => (isAlive(pid) ? undefined : true)))
+
+/**
+ * A custom check the test drives. It answers at once, unless `holdNext` armed a gate: then the
+ * next call holds until the gate opens, uninterruptibly, like a probe that cannot be cancelled.
+ * `calls` counts the calls as they start.
+ */
+const heldCheck = Effect.gen(function* () {
+  const calls = yield* SubscriptionRef.make(0)
+  let gate: Deferred.Deferred<void> | undefined
+  const check: CustomCheck = () =>
+    Effect.gen(function* () {
+      const held = gate
+      gate = undefined
+      yield* SubscriptionRef.update(calls, (n) => n + 1)
+      if (held !== undefined) yield* Effect.uninterruptible(Deferred.await(held))
+    })
+  return {
+    check,
+    calls: SubscriptionRef.get(calls),
+    untilCalls: (n: number) =>
+      SubscriptionRef.changes(calls).pipe(
+        Stream.filter((c) => c >= n),
+        Stream.runHead
+      ),
+    holdNext: Effect.tap(Deferred.make<void>(), (d) =>
+      Effect.sync(() => {
+        gate = d
+      })
+    )
+  }
+})
+
+/** Records every snapshot the checker publishes from now on, the current one first. */
+const collect = (checker: HealthChecker.HealthChecker) =>
+  Effect.gen(function* () {
+    const seen = yield* SubscriptionRef.make<ReadonlyArray<HealthSnapshot>>([])
+    yield* checker.changes.pipe(
+      Stream.runForEach((s) => SubscriptionRef.update(seen, (all) => [...all, s])),
+      Effect.forkScoped
+    )
+    /** Waits for the recording to satisfy `predicate` and returns it. */
+    const until = (predicate: (all: ReadonlyArray<HealthSnapshot>) => boolean) =>
+      SubscriptionRef.changes(seen).pipe(
+        Stream.filter(predicate),
+        Stream.runHead,
+        Effect.map(Option.getOrThrow)
+      )
+    yield* until((all) => all.length > 0)
+    return { until }
   })
 
 describe("MCP backends over Streamable HTTP", () => {
@@ -211,7 +264,7 @@ describe("MCP backends over stdio", () => {
             {
               name: "flaky",
               transport: "stdio",
-              ...stdioBackendCommand({ name: "flaky-fixture", tools: ["x"], exitAfterMs: 1_000 })
+              ...stdioBackendCommand({ name: "flaky-fixture", tools: ["x"] })
             }
           ]
         })
@@ -221,14 +274,20 @@ describe("MCP backends over stdio", () => {
         assert.isUndefined(backendOf(first, "files")?.url)
         const files = stdioChildren("files-fixture")
         assert.lengthOf(files, 1)
-        // flaky's process exits on its own; the next probe starts a new one and it stays healthy.
-        for (const pid of stdioChildren("flaky-fixture")) assert.isTrue(yield* exited(pid))
+        // flaky's process exits between two probes; the next probe starts a new one and it stays healthy.
+        const flaky = stdioChildren("flaky-fixture")
+        assert.lengthOf(flaky, 1)
+        process.kill(flaky[0]!, "SIGKILL")
+        yield* exited(flaky[0]!)
         const second = yield* round(checker, "30 seconds", ["files", "flaky"])
         assert.deepInclude(backendOf(second, "flaky"), {
           health: "healthy",
           consecutiveFailures: 0,
           toolCount: 1
         })
+        const restarted = stdioChildren("flaky-fixture")
+        assert.lengthOf(restarted, 1)
+        assert.notStrictEqual(restarted[0], flaky[0], "a new flaky process")
         assert.deepStrictEqual(stdioChildren("files-fixture"), files, "files keeps its process")
         yield* checker.stop
         assert.isFalse(isAlive(files[0]!), "stop ends the child")
@@ -309,55 +368,79 @@ describe("plain HTTP and custom probes", () => {
 })
 
 describe("configuration at run time", () => {
-  it.effect("adds, changes and removes backends; a removed backend never reports again", () =>
+  it.effect("adds backends, keeps unchanged ones running, and a removed backend never reports again", () =>
     Effect.gen(function* () {
       const a = yield* McpBackend.make()
-      const b = yield* McpBackend.make()
+      const b = yield* heldCheck
       const backendA: BackendConfig = { name: "a", transport: "streamable-http", url: a.url }
-      const backendB: BackendConfig = { name: "b", transport: "streamable-http", url: b.url }
+      const backendB: BackendConfig = { name: "b", transport: "streamable-http", check: b.check }
       const checker = yield* HealthChecker.make({ ...base, backends: [backendA] })
       yield* untilSnapshot(checker, (s) => s.initialRoundComplete)
-      // Added: probed at once.
+      // Added: probed at once, without waiting for the next interval.
       yield* checker.setBackends([backendA, backendB])
       const added = yield* untilSnapshot(checker, (s) => backendOf(s, "b")?.health === "healthy")
       assert.isTrue(added.initialRoundComplete)
-      // Unchanged configuration: nothing restarts.
+      assert.strictEqual(backendOf(added, "b")?.lastCheckTime, "1970-01-01T00:00:00Z")
+      // Unchanged configuration: nothing restarts (a restarted runner would probe at once again
+      // and open a new session).
       yield* checker.setBackends([backendA, backendB])
+      yield* round(checker, "30 seconds", ["a", "b"])
       assert.strictEqual((yield* a.requestCounts).initialize, 1)
-      // Removed while its probe is in flight: the late answer is dropped.
-      yield* b.setMode({ kind: "slow", delayMs: 200 })
-      yield* a.setMode({ kind: "slow", delayMs: 400 })
-      const seen: Array<ReadonlyArray<string>> = []
-      yield* checker.changes.pipe(
-        Stream.runForEach((s) => Effect.sync(() => seen.push(s.backends.map((x) => x.name)))),
-        Effect.forkScoped
-      )
+      assert.strictEqual(yield* b.calls, 2)
+      // Removed while its probe is in flight: b's check at 60 s holds until the test releases it.
+      const release = yield* b.holdNext
       yield* TestClock.adjust("30 seconds")
-      // b's ping has reached b (it answers 200 ms later): now b is removed.
-      yield* Effect.promise(async () => {
-        for (let i = 0; i < 500 && b.handle.requestCounts().ping !== 2; i++)
-          await new Promise((r) => setTimeout(r, 5))
-      })
-      assert.strictEqual((yield* b.requestCounts).ping, 2)
-      yield* checker.setBackends([backendA])
-      // a's probe was slower than b's: once a has answered, b's answer would have arrived.
-      yield* untilSnapshot(checker, (s) => backendOf(s, "a")?.lastCheckTime === "1970-01-01T00:00:30Z")
-      assert.deepStrictEqual(seen.at(-1), ["a"])
-      const afterRemoval = seen.slice(seen.findIndex((names) => !names.includes("b")))
-      assert.isTrue(afterRemoval.every((names) => !names.includes("b")))
+      yield* untilSnapshot(checker, (s) => checkedAt(s, ["a"], 60_000))
+      yield* b.untilCalls(3)
+      const seen = yield* collect(checker)
+      const removing = yield* Effect.forkChild(checker.setBackends([backendA]))
+      // Nothing else publishes meanwhile (a's next probe is at 90 s): the next snapshot is the removal's.
+      yield* seen.until((all) => all.length === 2)
+      // b's answer arrives after it left the list.
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(removing)
+      for (let i = 0; i < 3; i++) yield* round(checker, "30 seconds", ["a"])
+      const all = yield* seen.until((all) => all.some((s) => checkedAt(s, ["a"], 150_000)))
+      // Before: b is there. After: one snapshot for the removal, then one per probe of a, every
+      // interval, and b in none of them.
+      assert.isDefined(backendOf(all[0]!, "b"))
+      const after = all.slice(1)
+      assert.deepStrictEqual(
+        after.map((s) => backendOf(s, "a")?.lastCheckTime),
+        ["1970-01-01T00:01:00Z", "1970-01-01T00:01:30Z", "1970-01-01T00:02:00Z", "1970-01-01T00:02:30Z"]
+      )
+      assert.deepStrictEqual(
+        after.map((s) => s.backends.map((x) => x.name)),
+        [["a"], ["a"], ["a"], ["a"]]
+      )
+      // And b is never probed again.
+      assert.strictEqual(yield* b.calls, 3)
     })
   )
 
   it.effect("rejects an invalid configuration naming the field, and keeps the previous one", () =>
     Effect.gen(function* () {
-      const checker = yield* HealthChecker.make({ ...base, backends: [] })
-      const bad = yield* Effect.exit(
-        checker.setBackends([{ name: "x", transport: "streamable-http", url: "ftp://nowhere" }])
+      const kept = yield* heldCheck
+      const checker = yield* HealthChecker.make({
+        ...base,
+        backends: [{ name: "kept", transport: "stdio", check: kept.check }]
+      })
+      yield* untilSnapshot(checker, (s) => s.initialRoundComplete)
+      const bad = yield* Effect.flip(
+        checker.setBackends([
+          { name: "kept", transport: "stdio", check: kept.check },
+          { name: "x", transport: "streamable-http", url: "ftp://nowhere" }
+        ])
       )
-      assert.isTrue(Exit.isFailure(bad))
-      assert.deepStrictEqual((yield* checker.current).backends, [])
-      const s = yield* checker.current
-      assert.isTrue(s.initialRoundComplete)
+      assert.instanceOf(bad, InvalidHealthConfig)
+      assert.strictEqual(bad.field, "backends[1].url")
+      // The previous configuration stays, and keeps being probed.
+      const s = yield* round(checker, "30 seconds", ["kept"])
+      assert.deepStrictEqual(
+        s.backends.map((b) => b.name),
+        ["kept"]
+      )
+      assert.strictEqual(yield* kept.calls, 2)
     })
   )
 })
@@ -366,9 +449,13 @@ describe("stop", () => {
   it.effect("ends every session, on the server too, and probes nothing afterwards", () =>
     Effect.gen(function* () {
       const fixture = yield* McpBackend.make()
+      const custom = yield* heldCheck
       const checker = yield* HealthChecker.make({
         ...base,
-        backends: [{ name: "docs", transport: "streamable-http", url: fixture.url }]
+        backends: [
+          { name: "docs", transport: "streamable-http", url: fixture.url },
+          { name: "custom", transport: "stdio", check: custom.check }
+        ]
       })
       yield* untilSnapshot(checker, (s) => s.initialRoundComplete)
       assert.strictEqual(fixture.handle.sessionCount(), 1)
@@ -376,9 +463,13 @@ describe("stop", () => {
       yield* checker.stop
       // The session was ended on the server too.
       assert.strictEqual(fixture.handle.sessionCount(), 0)
-      const pings = (yield* fixture.requestCounts).ping
+      // A probe starts within `adjust` (the test clock runs the fibers it wakes until they
+      // suspend) and a custom check is called as it starts: no call means no probe.
+      assert.strictEqual(yield* custom.calls, 1)
+      const before = yield* checker.current
       yield* TestClock.adjust("5 minutes")
-      assert.strictEqual((yield* fixture.requestCounts).ping, pings)
+      assert.strictEqual(yield* custom.calls, 1)
+      assert.strictEqual(yield* checker.current, before, "nothing published after stop")
       assert.deepStrictEqual((yield* checker.circuits).length, 0)
     })
   )
