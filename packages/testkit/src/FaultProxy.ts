@@ -20,6 +20,14 @@ export type Fault =
   /** Closes the TCP connection with a reset, no HTTP answer. */
   | { readonly kind: "reset" }
   /**
+   * Forwards, and adds `headers` to the upstream's answer (after its own values of the same
+   * name), e.g. a newer API server's `Warning: 299 - "unknown field \"status.x\""`.
+   */
+  | {
+      readonly kind: "addResponseHeaders"
+      readonly headers: Readonly<Record<string, string | ReadonlyArray<string>>>
+    }
+  /**
    * Answers `status` with a Kubernetes `Status` body instead of forwarding; `Retry-After` is
    * sent when `retryAfterSeconds` is set (default 1 for 429).
    */
@@ -216,7 +224,11 @@ export const startFaultProxy = async (options: FaultProxyOptions): Promise<Fault
     for (const release of held) release()
   }
 
-  const forward = (req: IncomingMessage, res: ServerResponse) => {
+  const forward = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    addHeaders: Readonly<Record<string, string | ReadonlyArray<string>>> = {}
+  ) => {
     const headers: OutgoingHttpHeaders = {}
     for (const [name, value] of Object.entries(req.headers)) {
       if (!HOP_BY_HOP.has(name) && value !== undefined) headers[name] = value
@@ -236,6 +248,14 @@ export const startFaultProxy = async (options: FaultProxyOptions): Promise<Fault
         const responseHeaders: OutgoingHttpHeaders = {}
         for (const [name, value] of Object.entries(upstreamRes.headers)) {
           if (!HOP_BY_HOP.has(name) && value !== undefined) responseHeaders[name] = value
+        }
+        for (const [rawName, value] of Object.entries(addHeaders)) {
+          const name = rawName.toLowerCase()
+          const existing = responseHeaders[name]
+          responseHeaders[name] = [
+            ...(existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)]),
+            ...(typeof value === "string" ? [value] : value)
+          ]
         }
         res.writeHead(upstreamRes.statusCode ?? 502, responseHeaders)
         res.flushHeaders()
@@ -315,6 +335,8 @@ export const startFaultProxy = async (options: FaultProxyOptions): Promise<Fault
         res.on("close", () => rule.held.delete(release))
         return
       }
+      case "addResponseHeaders":
+        return forward(req, res, fault.headers)
       case "reset": {
         // A TLS socket cannot send a TCP reset; the raw socket under it can.
         const raw = rawSockets.get(req.socket.remotePort ?? -1)
