@@ -1,6 +1,8 @@
+import { X509Certificate } from "node:crypto"
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http"
 import { Agent, createServer, request as httpsRequest, type Server } from "node:https"
 import type { AddressInfo, Socket } from "node:net"
+import type { TLSSocket } from "node:tls"
 import { Effect, type Scope } from "effect"
 import { type KeyPair, makeCertificates } from "./Certificates.ts"
 import { FaultProxyError } from "./Errors.ts"
@@ -93,7 +95,8 @@ export interface FaultProxyHandle {
   readonly clearRules: () => void
   /**
    * `trusted` (default) presents the normal certificate; `untrusted` presents one signed by an
-   * unknown CA to new connections (idle connections are closed), so clients fail TLS.
+   * unknown CA to new connections, so clients fail TLS; connections made before are closed (idle
+   * ones at once, busy ones when their next request arrives, unanswered).
    */
   readonly setTls: (mode: "trusted" | "untrusted") => Promise<void>
   /** Every request received, by method and path, faulted or not. */
@@ -202,6 +205,11 @@ export const startFaultProxy = async (options: FaultProxyOptions): Promise<Fault
   const upstream = new URL(options.upstream)
   const trusted: KeyPair & { readonly ca: string } =
     options.tls ?? (await makeCertificates().then(({ ca, serving }) => ({ ...serving, ca: ca.cert })))
+  const trustedRaw = new X509Certificate(trusted.cert).raw
+  const presentedTrusted = (socket: TLSSocket) => {
+    const cert = socket.getCertificate()
+    return cert !== null && "raw" in cert && cert.raw.equals(trustedRaw)
+  }
   // Made on first use: most proxies never fail TLS.
   let untrusted: Promise<KeyPair> | undefined
   const agent = new Agent({ keepAlive: true, ca: options.upstreamCa })
@@ -210,6 +218,7 @@ export const startFaultProxy = async (options: FaultProxyOptions): Promise<Fault
   // Raw TCP sockets by client port (unique per live loopback connection).
   const rawSockets = new Map<number, Socket>()
   let tlsFailures = 0
+  let tlsMode: "trusted" | "untrusted" = "trusted"
   let closed = false
 
   const retire = (r: Rule) => {
@@ -293,6 +302,13 @@ export const startFaultProxy = async (options: FaultProxyOptions): Promise<Fault
   }
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    // A connection that got the trusted certificate (busy when TLS turned untrusted, or mid-
+    // handshake) must not carry the client past the fault: closed unanswered, so the client
+    // reconnects and meets the untrusted certificate.
+    if (tlsMode === "untrusted" && presentedTrusted(req.socket as TLSSocket)) {
+      req.socket.destroy()
+      return
+    }
     const method = (req.method ?? "GET").toUpperCase()
     const path = new URL(req.url ?? "/", "https://127.0.0.1").pathname
     const key = `${method} ${path}`
@@ -425,6 +441,7 @@ export const startFaultProxy = async (options: FaultProxyOptions): Promise<Fault
     setTls: async (mode) => {
       untrusted ??= makeCertificates({ caName: "untrusted testkit CA" }).then((c) => c.serving)
       const pair = mode === "trusted" ? trusted : await untrusted
+      tlsMode = mode
       server.setSecureContext({ cert: pair.cert, key: pair.key })
       server.closeIdleConnections()
     },

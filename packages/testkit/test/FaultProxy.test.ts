@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { createServer, request as httpsRequest, type Server } from "node:https"
+import { Agent, createServer, request as httpsRequest, type Server } from "node:https"
 import type { AddressInfo } from "node:net"
 import { assert, it as effectIt } from "@effect/vitest"
 import { Effect } from "effect"
@@ -194,6 +194,38 @@ describe("fault proxy", () => {
     expect(p.tlsFailures()).toBe(1)
     p.resetCounts()
     expect(p.tlsFailures()).toBe(0)
+  })
+
+  it("does not serve again a keep-alive connection that was busy when TLS turned untrusted", async () => {
+    const p = await proxy()
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: p.ca })
+    const get = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpsRequest(`${p.url}${path}`, { agent }, (res) => {
+          res.resume()
+          res.on("end", () => resolve(res.statusCode ?? 0))
+        })
+        req.on("error", reject)
+        req.end()
+      })
+    try {
+      const held = p.addRule({ path: "/echo/busy", fault: { kind: "hang" } })
+      const busy = get("/echo/busy")
+      await eventually("the request to be held", () =>
+        p.count({ path: "/echo/busy" }) === 1 ? true : undefined
+      )
+      await p.setTls("untrusted")
+      held.remove()
+      // Received before the switch, so answered; the connection it used must serve nothing more.
+      expect(await busy).toBe(200)
+      // The agent reuses that connection (closed unanswered) or, had it gone, opens one that fails TLS.
+      await expect(get("/echo/after")).rejects.toMatchObject({
+        code: expect.stringMatching(/ECONNRESET|CERT|SIGNATURE|ISSUER/)
+      })
+      expect(p.count({ path: "/echo/after" })).toBe(0)
+    } finally {
+      agent.destroy()
+    }
   })
 
   it("streams watch bodies as they come and ends the upstream stream when the client leaves", async () => {
