@@ -93,7 +93,7 @@ export interface PromiseReporter {
 }
 
 /**
- * Adapts a Promise-based reporter. Rejections become `ReporterError`; the `signal` aborts when
+ * Adapts a Promise-based reporter. Rejections (and throws) become `ReporterError`; the `signal` aborts when
  * the call times out or the publisher stops.
  *
  * @example
@@ -108,23 +108,31 @@ export interface PromiseReporter {
  * })
  * ```
  */
-export const fromPromise = (reporter: PromiseReporter): Reporter =>
-  make(reporter.name, (status, context) =>
+export const fromPromise = (reporter: PromiseReporter): Reporter => {
+  const toError = (cause: unknown) =>
+    new ReporterError({
+      reporter: reporter.name,
+      message: cause instanceof Error ? cause.message : String(cause)
+    })
+  return make(reporter.name, (status, context) =>
     Effect.suspend(() => {
       const controller = new AbortController()
-      const out = reporter.report(status, { ...context, signal: controller.signal })
+      let out: ReturnType<PromiseReporter["report"]>
+      try {
+        out = reporter.report(status, { ...context, signal: controller.signal })
+      } catch (cause) {
+        // A `report` that throws before returning its Promise fails like one that rejects.
+        return Effect.fail(toError(cause))
+      }
       // A report that hands back an Effect (a `Reporter.make` reporter) runs as one.
       if (Effect.isEffect(out)) return out
       return Effect.tryPromise({
         try: () => Promise.resolve(out as Promise<ReportOutcome | void>),
-        catch: (cause) =>
-          new ReporterError({
-            reporter: reporter.name,
-            message: cause instanceof Error ? cause.message : String(cause)
-          })
+        catch: toError
       }).pipe(Effect.onInterrupt(() => Effect.sync(() => controller.abort())))
     })
   )
+}
 
 const combineOutcomes = (outcomes: ReadonlyArray<ReportOutcome | void>): ReportOutcome =>
   outcomes.some((o) => o === undefined || o === "written") ? "written" : "skipped"
