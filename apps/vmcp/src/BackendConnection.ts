@@ -9,9 +9,10 @@ import {
 import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/client/stdio"
 import { type Transport as CoreTransport, redactUrl } from "@vmcp-status/core"
 import { expandEnv, type VmcpBackendConfig } from "./Config.ts"
+import { VERSION } from "./Version.ts"
 
 /** The client identity the gateway presents to its backends. */
-const CLIENT_INFO = { name: "vmcp", version: "0.1.0" }
+const CLIENT_INFO = { name: "vmcp", version: VERSION }
 
 /**
  * One backend MCP server, reached over one kept session (a spawned process for stdio). The

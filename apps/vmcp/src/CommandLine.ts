@@ -3,13 +3,17 @@ import { Effect, Exit } from "effect"
 import { type ConfigError, loadVmcpConfig, type VmcpConfig } from "./Config.ts"
 import { paintFor } from "./Terminal.ts"
 
-/** Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config. */
-export const ExitCode = { ok: 0, failure: 1, usage: 2 } as const
+/**
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config; `vmcp status` tells a server
+ * that answers but is not Ready (1) from one it cannot reach (3).
+ */
+export const ExitCode = { ok: 0, failure: 1, notReady: 1, usage: 2, unreachable: 3 } as const
 
 /** Where a command writes; injectable for tests. */
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream & { readonly isTTY?: boolean }
   readonly stderr: NodeJS.WritableStream & { readonly isTTY?: boolean }
+  /** Config and reporter variables; colours follow the process's own (see `paintFor`). */
   readonly env: Readonly<Record<string, string | undefined>>
 }
 
@@ -29,7 +33,7 @@ export const writeLine = (stream: NodeJS.WritableStream, text: string) => stream
 
 /** Prints a config error the way every command does, and returns exit code 2. */
 export const reportConfigError = (error: ConfigError, io: CliIo): number => {
-  const paint = paintFor(io.stderr, io.env)
+  const paint = paintFor(io.stderr)
   writeLine(io.stderr, `${paint.red("error:")} ${paint.bold(`invalid config ${error.file}`)}`)
   for (const issue of error.issues)
     writeLine(io.stderr, `  ${paint.bold(issue.path)}: expected ${issue.expected}, found ${issue.found}`)
@@ -47,7 +51,7 @@ export const loadOrReport = async (file: string, io: CliIo): Promise<VmcpConfig 
 
 /** Prints a usage error and the command's help; exit code 2. */
 export const usageError = (io: CliIo, message: string, help: string) => {
-  const paint = paintFor(io.stderr, io.env)
+  const paint = paintFor(io.stderr)
   writeLine(io.stderr, `${paint.red("error:")} ${message}\n\n${help}`)
   return ExitCode.usage
 }

@@ -1,9 +1,18 @@
 import { parseArgs } from "node:util"
-import { type CliIo, type Command, defaultIo, ExitCode, loadOrReport, writeLine } from "./CommandLine.ts"
+import {
+  type CliIo,
+  type Command,
+  defaultIo,
+  ExitCode,
+  loadOrReport,
+  usageError,
+  writeLine
+} from "./CommandLine.ts"
 import { manifests } from "./ManifestsCommand.ts"
 import { serve } from "./Serve.ts"
 import { status } from "./StatusCommand.ts"
 import { paintFor } from "./Terminal.ts"
+import { VERSION } from "./Version.ts"
 
 const validate: Command = {
   summary: "check a config file and print what it resolves to",
@@ -26,7 +35,7 @@ Options:
     const config = await loadOrReport(file, io)
     if (typeof config === "number") return config
     if (values.quiet === true) return ExitCode.ok
-    const paint = paintFor(io.stdout, io.env)
+    const paint = paintFor(io.stdout)
     writeLine(io.stdout, `${paint.green("ok:")} ${file} is valid`)
     writeLine(io.stdout, `  name ${config.name}, listen ${config.listen.host}:${config.listen.port}`)
     writeLine(
@@ -40,6 +49,10 @@ Options:
 
 const commands: Record<string, Command> = { serve, status, validate, manifests }
 
+// Own keys only: `vmcp constructor` is an unknown command, not Object.prototype's.
+const commandNamed = (name: string): Command | undefined =>
+  Object.hasOwn(commands, name) ? commands[name] : undefined
+
 const mainHelp = () => `Usage: vmcp <command> [options]
 
 A Virtual MCP Server: aggregates MCP backends behind one Streamable HTTP endpoint and reports
@@ -49,8 +62,23 @@ Commands:
 ${Object.entries(commands)
   .map(([name, c]) => `  ${name.padEnd(11)} ${c.summary}`)
   .join("\n")}
+  help        print this help, or a command's: vmcp help <command>
+  version     print vmcp's version (also --version, -V)
 
-Run \`vmcp <command> --help\` for a command's options.`
+Run \`vmcp help <command>\` (or \`vmcp <command> --help\`) for its options.`
+
+const versionArgs = new Set(["version", "--version", "-V"])
+
+/** Names what was not understood and how to find what is: exit code 2. */
+const unknownCommand = (io: CliIo, name: string) => {
+  const paint = paintFor(io.stderr)
+  const what = name.startsWith("-") ? "option" : "command"
+  writeLine(
+    io.stderr,
+    `${paint.red("error:")} unknown ${what} ${JSON.stringify(name)}: the commands are ${Object.keys(commands).join(", ")}, help and version; run \`vmcp --help\``
+  )
+  return ExitCode.usage
+}
 
 /**
  * Runs the CLI with `argv` (without `node` and the script) and returns the exit code.
@@ -64,16 +92,30 @@ Run \`vmcp <command> --help\` for a command's options.`
  */
 export const runCli = async (argv: ReadonlyArray<string>, io: CliIo = defaultIo()): Promise<number> => {
   const [name, ...rest] = argv
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+  if (name === undefined || name === "--help" || name === "-h") {
     writeLine(name === undefined ? io.stderr : io.stdout, mainHelp())
     return name === undefined ? ExitCode.usage : ExitCode.ok
   }
-  const command = commands[name]
-  const paint = paintFor(io.stderr, io.env)
-  if (command === undefined) {
-    writeLine(io.stderr, `${paint.red("error:")} unknown command ${JSON.stringify(name)}\n\n${mainHelp()}`)
-    return ExitCode.usage
+  if (versionArgs.has(name)) {
+    if (rest.length > 0) return usageError(io, `${name} takes no arguments`, mainHelp())
+    writeLine(io.stdout, VERSION)
+    return ExitCode.ok
   }
+  if (name === "help") {
+    const [topic, ...extra] = rest
+    if (extra.length > 0) return usageError(io, "help takes one command", mainHelp())
+    if (topic === undefined) {
+      writeLine(io.stdout, mainHelp())
+      return ExitCode.ok
+    }
+    const command = commandNamed(topic)
+    if (command === undefined) return unknownCommand(io, topic)
+    writeLine(io.stdout, command.help)
+    return ExitCode.ok
+  }
+  const command = commandNamed(name)
+  if (command === undefined) return unknownCommand(io, name)
+  const paint = paintFor(io.stderr)
   let values: Record<string, unknown>
   try {
     values = parseArgs({

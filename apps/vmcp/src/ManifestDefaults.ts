@@ -1,6 +1,9 @@
+import { VERSION } from "./Version.ts"
+
 /** Defaults of `vmcp manifests`, in one place. */
 export const ManifestDefaults = {
-  image: "ghcr.io/vmcp-status/vmcp:0.1.0",
+  /** The image of this version of the app. */
+  image: `ghcr.io/vmcp-status/vmcp:${VERSION}`,
   replicas: 1,
   /** Where the ConfigMap is mounted and the file the container reads. */
   configDir: "/etc/vmcp",

@@ -12,9 +12,8 @@ import { type HttpServer, Paths, startHttpServer } from "./HttpServer.ts"
 import { makeMcpEndpoint } from "./McpEndpoint.ts"
 import { buildReporters, type ReporterSelection, selectReporters } from "./Reporters.ts"
 import { type StatusRuntime, startStatus } from "./Status.ts"
-
-/** The app's version, as MCP clients see it in `serverInfo`. */
-export const VERSION = "0.1.0"
+import { colorsEnabled } from "./Terminal.ts"
+import { VERSION } from "./Version.ts"
 
 /** Shutdown budget: exit within 10 s of SIGTERM (docs/behaviours.md#shutdown). */
 export const ShutdownBudget = {
@@ -94,7 +93,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
   const logger = createDefaultLogger({
     format: resolveFormat(config.status.log.format, { isTTY, env }),
     stream: io.stdout,
-    color: isTTY && (env.NO_COLOR === undefined || env.NO_COLOR === "")
+    color: colorsEnabled(io.stdout)
   })
   const vmcp = options.objectName ?? env.VMCP_NAME ?? config.name
   const log = (level: "info" | "warn" | "error", message: string) =>

@@ -1,4 +1,4 @@
-import type { BackendHealth, Phase, RuntimeStatus } from "@vmcp-status/core"
+import { type BackendHealth, decodeRuntimeStatus, type Phase, type RuntimeStatus } from "@vmcp-status/core"
 import { type CliIo, type Command, ExitCode, usageError, writeLine } from "./CommandLine.ts"
 import { Paths } from "./HttpServer.ts"
 import { type Paint, paintFor } from "./Terminal.ts"
@@ -29,7 +29,7 @@ const healthColor = (paint: Paint, health: BackendHealth) =>
  * import { deriveStatus } from "@vmcp-status/core"
  * import { formatStatus, paintFor } from "@vmcp-status/vmcp"
  *
- * const text = formatStatus(deriveStatus({ backends: [], initialRoundComplete: true, now: "2026-11-27T23:00:00Z" }), paintFor({}))
+ * const text = formatStatus(deriveStatus({ backends: [], initialRoundComplete: true, now: "2026-11-27T23:00:00Z" }), paintFor(process.stdout))
  * ```
  */
 export const formatStatus = (status: RuntimeStatus, paint: Paint): string => {
@@ -49,13 +49,19 @@ export const formatStatus = (status: RuntimeStatus, paint: Paint): string => {
 const statusHelp = `Usage: vmcp status [--url <base URL>] [--json]
 
 Reads a running server's ${Paths.status} and prints it: the phase and message, one line per backend
-(health, tools, why), and the conditions. Exit code 0 when the phase is Ready, 1 otherwise or
-when the server cannot be reached.
+(health, tools, why), and the conditions.
 
 Options:
   --url <url>     the server (default http://127.0.0.1:4483)
   --json          print the status as JSON instead
-  -h, --help      this help`
+  -h, --help      this help
+
+Exit codes:
+  ${ExitCode.ok}  the server is Ready
+  ${ExitCode.notReady}  the server answered and is not Ready (Pending, Degraded, Failed, or no status yet)
+  ${ExitCode.usage}  bad usage
+  ${ExitCode.unreachable}  no status: the server cannot be reached (refused, timed out) or the URL
+     does not serve a vmcp status`
 
 /** `vmcp status`. */
 export const status: Command = {
@@ -66,26 +72,40 @@ export const status: Command = {
     const base = ((values.url as string | undefined) ?? "http://127.0.0.1:4483").replace(/\/+$/, "")
     if (!URL.canParse(base))
       return usageError(io, `--url must be a URL, got ${JSON.stringify(base)}`, statusHelp)
-    const paint = paintFor(io.stderr, io.env)
+    const paint = paintFor(io.stderr)
+    const url = `${base}${Paths.status}`
+    const fail = (code: number, message: string) => {
+      writeLine(io.stderr, `${paint.red("error:")} ${message}`)
+      return code
+    }
+    let res: Response
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(5_000) })
+    } catch (error) {
+      // fetch names the network error in `cause` (ECONNREFUSED, ENOTFOUND, ...).
+      const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : ""
+      return fail(
+        ExitCode.unreachable,
+        `cannot reach ${url}: ${error instanceof Error ? error.message : String(error)}${cause}; is \`vmcp serve\` running there (see --url)?`
+      )
+    }
+    // The server is up and has not published its first status (it is starting).
+    if (res.status === 503)
+      return fail(ExitCode.notReady, `${url} answered HTTP 503: ${(await res.text()).trim() || "not ready"}`)
     let body: RuntimeStatus
     try {
-      const res = await fetch(`${base}${Paths.status}`, { signal: AbortSignal.timeout(5_000) })
-      if (!res.ok) {
-        writeLine(io.stderr, `${paint.red("error:")} ${base}${Paths.status} answered HTTP ${res.status}`)
-        return ExitCode.failure
-      }
-      body = (await res.json()) as RuntimeStatus
+      if (!res.ok) throw new Error(`HTTP ${res.status}`)
+      body = decodeRuntimeStatus(await res.json())
     } catch (error) {
-      writeLine(
-        io.stderr,
-        `${paint.red("error:")} cannot reach ${base}${Paths.status}: ${error instanceof Error ? error.message : String(error)}`
+      return fail(
+        ExitCode.unreachable,
+        `${url} did not answer with a vmcp status (${error instanceof Error ? error.message : String(error)}); is --url the server's base URL?`
       )
-      return ExitCode.failure
     }
     writeLine(
       io.stdout,
-      values.json === true ? JSON.stringify(body, null, 2) : formatStatus(body, paintFor(io.stdout, io.env))
+      values.json === true ? JSON.stringify(body, null, 2) : formatStatus(body, paintFor(io.stdout))
     )
-    return body.phase === "Ready" ? ExitCode.ok : ExitCode.failure
+    return body.phase === "Ready" ? ExitCode.ok : ExitCode.notReady
   }
 }

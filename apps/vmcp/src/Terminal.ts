@@ -1,4 +1,6 @@
-/** Colours for a terminal: on only when the stream is a TTY and `NO_COLOR` is not set. */
+import { styleText } from "node:util"
+
+/** The styles the CLI uses; each returns its text plain when the stream gets no colours. */
 export interface Paint {
   readonly bold: (s: string) => string
   readonly red: (s: string) => string
@@ -7,11 +9,12 @@ export interface Paint {
   readonly dim: (s: string) => string
 }
 
-const wrap = (on: boolean, open: number, close: number) => (s: string) =>
-  on ? `\u001b[${open}m${s}\u001b[${close}m` : s
+type Style = Parameters<typeof styleText>[0]
 
 /**
- * Paint for `stream`: ANSI colours on a TTY, plain text when piped or with `NO_COLOR`.
+ * Paint for `stream`, by Node's own rule (`util.styleText` with `validateStream`), read from the
+ * process environment: `FORCE_COLOR` forces colours (`FORCE_COLOR=0` turns them off); otherwise
+ * colours only on a TTY, and `NO_COLOR`, `NODE_DISABLE_COLORS` or `TERM=dumb` turn them off.
  *
  * @example
  * ```ts
@@ -20,16 +23,27 @@ const wrap = (on: boolean, open: number, close: number) => (s: string) =>
  * process.stdout.write(`${paintFor(process.stdout).green("ok")}\n`)
  * ```
  */
-export const paintFor = (
-  stream: { readonly isTTY?: boolean },
-  env: Readonly<Record<string, string | undefined>> = process.env
-): Paint => {
-  const on = stream.isTTY === true && (env.NO_COLOR === undefined || env.NO_COLOR === "")
+export const paintFor = (stream: NodeJS.WritableStream): Paint => {
+  const style = (format: Style) => (s: string) => styleText(format, s, { stream })
   return {
-    bold: wrap(on, 1, 22),
-    red: wrap(on, 31, 39),
-    green: wrap(on, 32, 39),
-    yellow: wrap(on, 33, 39),
-    dim: wrap(on, 2, 22)
+    bold: style("bold"),
+    red: style("red"),
+    green: style("green"),
+    yellow: style("yellow"),
+    dim: style("dim")
   }
 }
+
+/**
+ * Whether output to `stream` is coloured, by the same rule as `paintFor`: for writers that colour
+ * by themselves (the log).
+ *
+ * @example
+ * ```ts
+ * import { colorsEnabled } from "@vmcp-status/vmcp"
+ *
+ * colorsEnabled(process.stdout) // false when piped, unless FORCE_COLOR is set
+ * ```
+ */
+export const colorsEnabled = (stream: NodeJS.WritableStream): boolean =>
+  styleText("red", "x", { stream }) !== "x"

@@ -184,7 +184,7 @@ describe("the aggregated endpoint", () => {
     await expect(bad.ping({ timeoutMs: 5000 })).rejects.toThrow()
   })
 
-  it("vmcp status prints a running server's status and exits 0 only when Ready", async () => {
+  it("vmcp status prints a running server's status: exit 0 when Ready, 1 when not, 3 when unreachable", async () => {
     const endpoint = makeMcpEndpoint({
       name: "vmcp",
       version: "0.0.0",
@@ -243,7 +243,7 @@ describe("the aggregated endpoint", () => {
       now: "2026-11-27T23:00:00Z"
     })
     expect(await runCli(["status", "--url", http.url, "--json"], io)).toBe(0)
-    expect(await runCli(["status", "--url", "http://127.0.0.1:9"], io)).toBe(1)
+    expect(await runCli(["status", "--url", "http://127.0.0.1:9"], io)).toBe(3)
   })
 
   it("keeps at most maxSessions 2025-era sessions, closing the least recently used", async () => {

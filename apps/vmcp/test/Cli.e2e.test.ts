@@ -1,0 +1,213 @@
+/**
+ * The `vmcp` binary as users and scripts see it: the built `dist/cli.js` run as a child process,
+ * its output, its colours and its exit codes. `vmcp status` runs against a real `vmcp serve`
+ * (a child too) with a real MCP backend on loopback.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { eventually, startMcpBackend } from "@vmcp-status/testkit"
+import { afterEach, describe, expect, it } from "vitest"
+import YAML from "yaml"
+
+const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url))
+const EXAMPLE_CONFIG = fileURLToPath(new URL("../examples/vmcp.yaml", import.meta.url))
+const packageVersion = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version
+
+const ESC = "\u001b["
+
+const cleanups: Array<() => Promise<unknown> | unknown> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+interface Run {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+// Only what the test sets: no FORCE_COLOR, NO_COLOR, TERM or CI from the runner's environment.
+const baseEnv = () => ({ PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" })
+
+const runProcess = (command: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
+  new Promise<Run>((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...baseEnv(), ...env } })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString("utf8")
+    })
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8")
+    })
+    child.once("error", reject)
+    child.once("close", (code) => resolve({ code, stdout, stderr }))
+  })
+
+/** `vmcp <args>` with stdout and stderr piped. */
+const vmcp = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  runProcess(process.execPath, [CLI, ...args], env)
+
+const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`
+
+/** `vmcp <args>` on a pseudo-terminal (util-linux `script`): stdout and stderr are a TTY. */
+const vmcpOnTerminal = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  runProcess("script", ["-qefc", [process.execPath, CLI, ...args].map(quote).join(" "), "/dev/null"], {
+    TERM: "xterm-256color",
+    ...env
+  })
+
+const hasScript =
+  process.platform === "linux" && (await runProcess("script", ["-V"], {}).catch(() => undefined))?.code === 0
+
+interface App {
+  readonly child: ChildProcess
+  /** The base URL (`http://127.0.0.1:<port>`), once the app listens. */
+  readonly url: Promise<string>
+  readonly exited: Promise<number | null>
+}
+
+/** `vmcp serve --config <file>` as a child, as in App.e2e.test.ts; stopped after the test. */
+const serve = (config: unknown): App => {
+  const file = join(mkdtempSync(join(tmpdir(), "vmcp-cli-")), "vmcp.yaml")
+  writeFileSync(file, YAML.stringify(config))
+  const child = spawn(process.execPath, [CLI, "serve", "--config", file], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: baseEnv()
+  })
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+    await exited
+  })
+  let output = ""
+  child.stderr!.on("data", (chunk: Buffer) => {
+    output += chunk.toString("utf8")
+  })
+  const url = new Promise<string>((resolve, reject) => {
+    child.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk.toString("utf8")
+      const found = /serving MCP at (http:\/\/127\.0\.0\.1:\d+)\/mcp /.exec(output)
+      if (found) resolve(found[1]!)
+    })
+    void exited.then((code) => reject(new Error(`vmcp serve exited ${code} before listening:\n${output}`)))
+  })
+  return { child, url, exited }
+}
+
+/** The phase `/status` shows, or undefined while there is none. */
+const phaseOf = async (base: string) => {
+  const res = await fetch(`${base}/status`)
+  return res.ok ? ((await res.json()) as { phase: string }).phase : undefined
+}
+
+/** A loopback port nothing listens on: bound, then closed. */
+const closedPort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      if (address === null || typeof address === "string") return reject(new Error("no port"))
+      server.close(() => resolve(address.port))
+    })
+  })
+
+describe("vmcp --version and help", () => {
+  it("--version, -V and version print the version of package.json and exit 0", async () => {
+    for (const args of [["--version"], ["-V"], ["version"]]) {
+      const run = await vmcp(args)
+      expect(run, args.join(" ")).toEqual({ code: 0, stdout: `${packageVersion}\n`, stderr: "" })
+    }
+  })
+
+  it("help <command> prints what <command> --help prints", async () => {
+    for (const command of ["serve", "status", "validate", "manifests"]) {
+      const viaHelp = await vmcp(["help", command])
+      const viaFlag = await vmcp([command, "--help"])
+      expect(viaHelp.code).toBe(0)
+      expect(viaHelp.stdout).toContain(`Usage: vmcp ${command}`)
+      expect(viaHelp).toEqual(viaFlag)
+    }
+  })
+
+  it("an unknown command, also after help, exits 2 and names the commands and vmcp --help", async () => {
+    for (const args of [["stauts"], ["help", "stauts"]]) {
+      const run = await vmcp(args)
+      expect(run.code, args.join(" ")).toBe(2)
+      expect(run.stdout).toBe("")
+      expect(run.stderr).toContain('unknown command "stauts"')
+      expect(run.stderr).toContain("serve, status, validate, manifests")
+      expect(run.stderr).toContain("vmcp --help")
+    }
+  })
+})
+
+describe("colours follow FORCE_COLOR, NO_COLOR and the terminal", () => {
+  const validate = ["validate", "--config", EXAMPLE_CONFIG]
+
+  it("piped: plain, unless FORCE_COLOR is set", async () => {
+    const plain = await vmcp(validate)
+    expect(plain.code).toBe(0)
+    expect(plain.stdout).toContain("ok:")
+    expect(plain.stdout).not.toContain(ESC)
+    const forced = await vmcp(validate, { FORCE_COLOR: "1" })
+    expect(forced.code).toBe(0)
+    expect(forced.stdout).toContain(`${ESC}32mok:${ESC}39m`)
+    expect(await vmcp(validate, { NO_COLOR: "1" })).toEqual(plain)
+  })
+
+  it.skipIf(!hasScript)("on a terminal: coloured, unless NO_COLOR is set", async () => {
+    const coloured = await vmcpOnTerminal(validate)
+    expect(coloured.code).toBe(0)
+    expect(coloured.stdout).toContain(`${ESC}32mok:${ESC}39m`)
+    const noColor = await vmcpOnTerminal(validate, { NO_COLOR: "1" })
+    expect(noColor.code).toBe(0)
+    expect(noColor.stdout).toContain("ok:")
+    expect(noColor.stdout).not.toContain(ESC)
+  })
+})
+
+describe("vmcp status exit codes", () => {
+  it("3 when nothing listens at --url", async () => {
+    const port = await closedPort()
+    const run = await vmcp(["status", "--url", `http://127.0.0.1:${port}`])
+    expect(run.code).toBe(3)
+    expect(run.stdout).toBe("")
+    expect(run.stderr).toContain(`cannot reach http://127.0.0.1:${port}/status`)
+  })
+
+  it("0 while the server is Ready, 1 once it answers but is not Ready", async () => {
+    const web = await startMcpBackend({ name: "web", tools: [{ name: "search" }] })
+    cleanups.push(() => web.close())
+    const app = serve({
+      name: "cli",
+      listen: { port: 0 },
+      health: { interval: "200ms", timeout: "2s", unhealthyThreshold: 1 },
+      backends: [{ name: "web", transport: "streamable-http", url: web.url }]
+    })
+    const base = await app.url
+
+    await eventually("the server to be Ready", async () =>
+      (await phaseOf(base)) === "Ready" ? true : undefined
+    )
+    const ready = await vmcp(["status", "--url", base])
+    expect(ready.code).toBe(0)
+    expect(ready.stdout).toMatch(/^Ready {2}/)
+
+    await web.setMode("down")
+    await eventually("the server to be Failed", async () =>
+      (await phaseOf(base)) === "Failed" ? true : undefined
+    )
+    const failed = await vmcp(["status", "--url", base])
+    expect(failed.code).toBe(1)
+    expect(failed.stdout).toMatch(/^Failed {2}/)
+    expect(failed.stdout).toMatch(/web +unhealthy/)
+  })
+})
