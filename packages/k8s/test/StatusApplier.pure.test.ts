@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest"
 import { KubeApiError } from "../src/Errors.ts"
 import { explainForbidden } from "../src/internal/Forbidden.ts"
-import { describeNotFound, undeclaredFields, withoutFields } from "../src/internal/StatusApplier.ts"
+import {
+  describeNotFound,
+  droppedFields,
+  undeclaredFields,
+  withoutFields
+} from "../src/internal/StatusApplier.ts"
 import { toStatusPayload } from "../src/StatusMapping.ts"
 import { ToolhiveVirtualMcpServer } from "../src/Target.ts"
 import { backend, status } from "./fixtures.ts"
@@ -21,6 +26,21 @@ describe("undeclaredFields", () => {
     ["some other failure", []]
   ])("%s", (message, fields) => {
     expect(undeclaredFields(message)).toEqual(fields)
+  })
+})
+
+describe("droppedFields: the unknown-field warnings of API servers with field validation", () => {
+  it.each([
+    [['unknown field "status.totalToolCount"'], ["totalToolCount"]],
+    [['unknown field "status.discoveredBackends[0].url"'], ["discoveredBackends[].url"]],
+    [
+      ['unknown field "status.healthyBackends"', 'unknown field "status.unknownBackends"'],
+      ["healthyBackends", "unknownBackends"]
+    ],
+    // Not ours to strip (spec, metadata), or not an unknown field at all.
+    [['unknown field "spec.replicas"', 'duplicate field "status.phase"', "something else"], []]
+  ])("%j", (warnings, fields) => {
+    expect(droppedFields(warnings)).toEqual(fields)
   })
 })
 

@@ -1,6 +1,8 @@
 import { it } from "@effect/vitest"
+import { FaultProxy } from "@vmcp-status/testkit"
 import { describeWithKube } from "@vmcp-status/testkit/vitest"
 import { Effect } from "effect"
+import { TestClock } from "effect/testing"
 import { expect } from "vitest"
 import { clientFromOptions } from "../src/internal/KubeClient.ts"
 import { makeStatusApplier } from "../src/internal/StatusApplier.ts"
@@ -97,6 +99,66 @@ describeWithKube("StatusApplier against a real API server", (kube) => {
       })
     )
   }
+
+  it.effect(
+    "a newer server's Warning 299 unknown field: learnt from the one successful write, left out of the next, no write on resync",
+    () =>
+      Effect.gen(function* () {
+        const namespace = yield* Effect.promise(() => kube.namespace("warn"))
+        // Our CRD declares every field: only the warnings (as Kubernetes >= 1.27 sends them for
+        // fields it drops) tell the applier otherwise, so nothing but the header path can learn them.
+        const target = ownTarget(namespace)
+        yield* Effect.promise(() => createObject(kube.admin, target))
+        const proxy = yield* FaultProxy.inFrontOf(kube.connection)
+        proxy.addRule({
+          method: "PATCH",
+          path: `${objectPath(target)}/status`,
+          fault: {
+            kind: "addResponseHeaders",
+            // Two headers, the second with two comma-separated warnings, one not about status.
+            headers: {
+              warning: [
+                '299 - "unknown field \\"status.totalToolCount\\""',
+                '299 - "unknown field \\"status.healthyBackends\\"", 299 - "unknown field \\"spec.extra\\""'
+              ]
+            }
+          }
+        })
+        const { client } = yield* clientFromOptions({ kubeconfig: adminKubeconfig(kube, proxy.url) })
+        const writer = yield* makeStatusApplier(client, {
+          target,
+          mode: "runtime",
+          rate: { ratePerSecond: 1000, burst: 1000 },
+          resyncIntervalMs: 60_000
+        })
+        const first = status([backend("alpha", "healthy")])
+        expect(yield* writer.report(first)).toBe("written")
+        // Learnt from the 200 itself: no repeated apply (the 1.20 rejection path needs one).
+        expect(proxy.count({ method: "PATCH" })).toBe(1)
+        expect(writer.undeclared()).toEqual(["healthyBackends", "totalToolCount"])
+
+        const second = status([backend("alpha", "healthy"), backend("beta", "healthy")], {
+          now: at(1),
+          previous: first
+        })
+        expect(yield* writer.report(second)).toBe("written")
+        expect(proxy.count({ method: "PATCH" })).toBe(2)
+        // The apply left them out: server-side apply removes what our field manager stopped applying.
+        const s = (yield* Effect.promise(() => getObject(kube.admin, target))).status ?? {}
+        expect(s).not.toHaveProperty("totalToolCount")
+        expect(s).not.toHaveProperty("healthyBackends")
+        expect(s.backendCount).toBe(2)
+        expect(s.discoveredBackends?.map((b) => b.name)).toEqual(["alpha", "beta"])
+
+        // A resync finds no drift in what the server holds of ours: one GET, no write.
+        proxy.resetCounts()
+        yield* TestClock.adjust("61 seconds")
+        expect(yield* writer.report(second)).toBe("skipped")
+        expect(writer.stats().driftChecks).toBe(1)
+        expect(proxy.count({ method: "GET" })).toBe(1)
+        expect(proxy.count({ method: "PATCH" })).toBe(0)
+      })
+  )
 
   it.effect("full mode owns phase, message and Ready; a restarted reporter keeps lastTransitionTime", () =>
     Effect.gen(function* () {

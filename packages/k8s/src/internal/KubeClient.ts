@@ -164,6 +164,64 @@ export interface KubeRequest {
 export interface KubeResponse {
   readonly status: number
   readonly body: unknown
+  /**
+   * The texts of its `Warning` headers with code 299, the code the API server uses (e.g.
+   * `unknown field "status.x"` for a field it dropped); empty when there are none.
+   */
+  readonly warnings: ReadonlyArray<string>
+}
+
+/** One warning of a `Warning` header (RFC 7234 `warn-code SP warn-agent SP warn-text [SP warn-date]`). */
+export interface Warning {
+  readonly code: number
+  readonly agent: string
+  readonly text: string
+}
+
+/**
+ * Parses `Warning` header values as the API server writes them (`299 - "text"`, `"` and `\`
+ * escaped with `\`), several per value separated by commas, as client-go's
+ * `ParseWarningHeaders`. A malformed rest of a value is skipped.
+ *
+ * @example
+ * ```ts
+ * import { parseWarningHeaders } from "./KubeClient.ts"
+ *
+ * parseWarningHeaders(['299 - "unknown field \\"status.x\\"", 299 - "second"'])
+ * // [{ code: 299, agent: "-", text: 'unknown field "status.x"' }, { code: 299, agent: "-", text: "second" }]
+ * ```
+ */
+export const parseWarningHeaders = (values: ReadonlyArray<string>): ReadonlyArray<Warning> => {
+  const out: Array<Warning> = []
+  for (const value of values) {
+    let rest = value.trim()
+    while (rest !== "") {
+      const head = /^(\d{3}) ([^\s"\\]+) "/.exec(rest)
+      if (head === null) break
+      let text = ""
+      let i = head[0].length
+      let closed = false
+      for (; i < rest.length; i++) {
+        const c = rest[i]
+        if (c === "\\" && i + 1 < rest.length) text += rest[++i]
+        else if (c === '"') {
+          closed = true
+          break
+        } else text += c
+      }
+      if (!closed) break
+      out.push({ code: Number(head[1]), agent: head[2] ?? "-", text })
+      rest = rest.slice(i + 1).trim()
+      // An optional quoted warn-date, then a comma before the next warning.
+      if (rest.startsWith('"')) {
+        const end = rest.indexOf('"', 1)
+        rest = end < 0 ? "" : rest.slice(end + 1).trim()
+      }
+      if (!rest.startsWith(",")) break
+      rest = rest.slice(1).trim()
+    }
+  }
+  return out
 }
 
 /**
@@ -341,7 +399,16 @@ export const makeClient = (loaded: LoadedConfig, options: ClientOptions = {}) =>
                 // Not JSON (e.g. "404 page not found" for an unserved resource): keep the text.
               }
               const status = res.statusCode ?? 0
-              if (status >= 200 && status < 300) return settle(Effect.succeed({ status, body }))
+              if (status >= 200 && status < 300)
+                return settle(
+                  Effect.succeed({
+                    status,
+                    body,
+                    warnings: parseWarningHeaders(res.headersDistinct.warning ?? [])
+                      .filter((w) => w.code === 299)
+                      .map((w) => w.text)
+                  })
+                )
               const object = (typeof body === "object" && body !== null ? body : {}) as {
                 reason?: string
                 message?: string

@@ -90,20 +90,47 @@ const project = (status: unknown, payload: StatusPayload): string => {
 }
 
 /**
- * Server-side apply rejects fields the CRD's schema does not declare (HTTP 500 "failed to create
- * typed patch object: .status.totalToolCount: field not declared in schema"), where a plain write
- * would prune them. toolhive's CRD lacks our counts: those paths are learnt from the answer and
- * left out from then on. Returns the undeclared status fields named in `message`:
- * `totalToolCount` or `discoveredBackends[].url`.
+ * A status field path as the API server names it (`.status.totalToolCount`,
+ * `status.discoveredBackends[3].url`) in our notation: `totalToolCount`, `discoveredBackends[].url`.
+ */
+const statusField = /\.?status\.([A-Za-z0-9_]+)(\[[^\]]*\])?(?:\.([A-Za-z0-9_]+))?/
+
+const fieldOf = (match: RegExpMatchArray): string | undefined => {
+  const [, key, index, sub] = match
+  if (key === undefined) return undefined
+  return index !== undefined && sub !== undefined ? `${key}[].${sub}` : key
+}
+
+/**
+ * Kubernetes 1.20's server-side apply rejects fields the CRD's schema does not declare (HTTP 500
+ * "failed to create typed patch object: .status.totalToolCount: field not declared in schema"),
+ * where a plain write would prune them. toolhive's CRD lacks our counts: those paths are learnt
+ * from the answer and left out from then on. Returns the undeclared status fields named in
+ * `message`: `totalToolCount` or `discoveredBackends[].url`.
  */
 export const undeclaredFields = (message: string): ReadonlyArray<string> => {
   const found: Array<string> = []
-  const pattern =
-    /\.status\.([A-Za-z0-9_]+)(\[[^\]]*\])?(?:\.([A-Za-z0-9_]+))?: field not declared in schema/g
+  const pattern = new RegExp(`${statusField.source}: field not declared in schema`, "g")
   for (const match of message.matchAll(pattern)) {
-    const [, key, index, sub] = match
-    if (key === undefined) continue
-    found.push(index !== undefined && sub !== undefined ? `${key}[].${sub}` : key)
+    const field = fieldOf(match)
+    if (field !== undefined) found.push(field)
+  }
+  return found
+}
+
+/**
+ * With field validation `Warn` (the default since 1.25, always available from 1.27) an API server
+ * that drops an unknown field succeeds and says so in a `Warning: 299 - "unknown field
+ * \"status.x\""` header, one warning per field (list items as `status.discoveredBackends[0].url`).
+ * Returns the status fields such warning texts name, in the notation of `undeclaredFields`.
+ */
+export const droppedFields = (warnings: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const found: Array<string> = []
+  const pattern = new RegExp(`^unknown field "${statusField.source}"$`)
+  for (const text of warnings) {
+    const match = pattern.exec(text)
+    const field = match === null ? undefined : fieldOf(match)
+    if (field !== undefined) found.push(field)
   }
   return found
 }
@@ -272,17 +299,32 @@ export const makeStatusApplier = (client: KubeClient, options: StatusApplierOpti
         }
       })
 
+    /** Remembers fields the target does not hold (at most 32: a bound against a confused server). */
+    const learn = (fields: ReadonlyArray<string>, how: string) =>
+      Effect.gen(function* () {
+        const fresh = [...new Set(fields)].filter((f) => !undeclared.has(f)).slice(0, 32 - undeclared.size)
+        if (fresh.length === 0) return false
+        for (const f of fresh) undeclared.add(f)
+        yield* Effect.logInfo(
+          `${target.plural}.${target.group} does not declare status ${fresh.join(", ")} (${how}); not writing ${fresh.length === 1 ? "it" : "them"}`
+        )
+        return true
+      })
+
     /**
-     * One apply; when the schema rejects fields it does not declare, they are learnt and the
-     * apply is repeated without them (a few requests once per process, never again).
+     * One apply. Fields the target does not declare are learnt and left out from then on: from a
+     * 1.20 rejection, after which the apply is repeated without them (a few requests once per
+     * process), or from the `unknown field` warnings of a newer server that dropped them and
+     * succeeded (no request more).
      */
     const applyLearning = (
       payload: StatusPayload
     ): Effect.Effect<{ response: KubeResponse; sent: StatusPayload }, KubeRequestError> =>
-      Effect.suspend(() => {
-        const sent = withoutFields(payload, undeclared)
-        return patch(sent).pipe(
-          Effect.map((response) => ({ response, sent })),
+      Effect.suspend(() =>
+        patch(withoutFields(payload, undeclared)).pipe(
+          Effect.tap((response) => learn(droppedFields(response.warnings), "the API server dropped it")),
+          // What the object holds of ours: without the fields just learnt, whatever the server kept.
+          Effect.map((response) => ({ response, sent: withoutFields(payload, undeclared) })),
           Effect.catchIf(
             (e): e is KubeApiError =>
               e._tag === "KubeApiError" &&
@@ -290,17 +332,12 @@ export const makeStatusApplier = (client: KubeClient, options: StatusApplierOpti
               undeclaredFields(e.message).some((f) => !undeclared.has(f)) &&
               undeclared.size < 32,
             (e) =>
-              Effect.gen(function* () {
-                const fields = undeclaredFields(e.message).filter((f) => !undeclared.has(f))
-                for (const f of fields) undeclared.add(f)
-                yield* Effect.logInfo(
-                  `${target.plural}.${target.group} does not declare status ${fields.join(", ")}; not writing ${fields.length === 1 ? "it" : "them"}`
-                )
-                return yield* applyLearning(payload)
-              })
+              learn(undeclaredFields(e.message), "server-side apply rejected it").pipe(
+                Effect.andThen(applyLearning(payload))
+              )
           )
         )
-      })
+      )
 
     const apply = (payload: StatusPayload, fingerprint: string, now: number) =>
       applyLearning(payload).pipe(
