@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole check: provision the Kubernetes test assets (a no-op when cached), then build,
-# typecheck, lint and test every package, and print `N passed, N failed` from the real results.
+# typecheck, lint and test every package (publint + attw on every published one: lint:pkg),
+# and print `N passed, N failed` from the real results.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,9 +25,9 @@ if ! command -v lua5.4 >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; th
   fi
 fi
 
-step "build, typecheck, lint, test"
+step "build, typecheck, lint, lint:pkg (publint, attw), test"
 find packages apps bench -maxdepth 2 -name .vitest -type d -prune -exec rm -rf {} + 2>/dev/null
-pnpm exec turbo run build typecheck lint test --continue --output-logs=errors-only
+pnpm exec turbo run build typecheck lint lint:pkg test --continue --output-logs=errors-only
 turbo_status=$?
 
 step "test results"
@@ -34,7 +35,7 @@ node scripts/test-summary.mjs
 summary_status=$?
 
 if [ "$turbo_status" -ne 0 ]; then
-  echo "a build, typecheck, lint or test task failed (turbo exit $turbo_status): see its log above" >&2
+  echo "a build, typecheck, lint, lint:pkg or test task failed (turbo exit $turbo_status): see its log above" >&2
   exit 1
 fi
 exit "$summary_status"

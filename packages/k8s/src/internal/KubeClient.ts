@@ -69,7 +69,9 @@ export const loadKubeConfig = (
     const { KubeConfig } = yield* Effect.tryPromise({
       try: () => import("@kubernetes/client-node"),
       catch: (error) =>
-        new KubeConfigError({ message: `cannot load @kubernetes/client-node: ${String(error)}` })
+        new KubeConfigError({
+          message: `reading ${source.description} ${source.file} needs @kubernetes/client-node, an optional peer dependency of @vmcp-status/k8s: install @kubernetes/client-node (the in-cluster config of a pod needs nothing). ${String(error)}`
+        })
     })
     return yield* Effect.try({
       try: (): LoadedConfig => {
