@@ -32,6 +32,11 @@ const CLI = join(
 const BACKOFF_CAP_MS = 30_000
 const SLOW_RETRY_MS = 2_000
 const MARGIN_MS = 10_000
+/**
+ * Bound for what includes starting a process (the app, its first health round): only there to
+ * end a run in which it never happens, so generous for a machine loaded far beyond its cores.
+ */
+const START_MS = 120_000
 
 interface BackendView {
   readonly name: string
@@ -142,7 +147,7 @@ describeWithKube("reporting under API-server faults", (kube) => {
         if (app.exitCode !== null) throw new Error(`the app exited (${app.exitCode}): ${output}`)
         return /serving MCP at (\S+)/.exec(output)?.[1]
       },
-      20_000
+      START_MS
     )
     const base = new URL(url)
     const appStatus = async () =>
@@ -169,7 +174,7 @@ describeWithKube("reporting under API-server faults", (kube) => {
         )
           ? true
           : undefined,
-      20_000
+      START_MS
     )
     const failures: Array<string> = []
     let calls = 0
@@ -194,7 +199,10 @@ describeWithKube("reporting under API-server faults", (kube) => {
       const had = (have?.discoveredBackends ?? []).map((b) => `${b.name}=${b.status}`).join(",")
       return have?.phase === want.phase && had === wanted ? `${want.phase} ${wanted}` : undefined
     }
-    await eventually("the first status on the object", objectMatchesApp, 20_000)
+    await eventually("the first status on the object", objectMatchesApp, START_MS)
+    /** beta's state on the object, as written by the reporter. */
+    const betaOnObject = async () =>
+      (await objectStatus())?.discoveredBackends?.find((b) => b.name === "beta")?.status
 
     const statusPath = `${collection}/chaos/status`
     const faults: Array<{ name: string; fault?: Fault; tls?: true; capMs: number }> = [
@@ -220,7 +228,8 @@ describeWithKube("reporting under API-server faults", (kube) => {
           ? undefined
           : proxy.addRule({ method: "PATCH", path: statusPath, fault: f.fault })
       if (f.tls) await proxy.setTls("untrusted")
-      const patchesBefore = proxy.count({ method: "PATCH", path: statusPath })
+      const tlsFailuresBefore = proxy.tlsFailures()
+      const callsBefore = calls
 
       // A status change the reporter must deliver through the fault.
       betaUp = !betaUp
@@ -232,22 +241,30 @@ describeWithKube("reporting under API-server faults", (kube) => {
           (await appStatus()).backends.find((b) => b.name === "beta")?.health === expected ? true : undefined,
         20_000
       )
-      if (f.tls) {
-        // The TLS handshake fails before any request reaches the proxy's counters; give the
-        // reporter a moment to try.
-        await new Promise((resolve) => setTimeout(resolve, 1_000))
-      } else {
-        await eventually(
-          `${f.name}: the reporter to meet the fault`,
-          async () => ((rule?.hits() ?? 0) > 0 ? true : undefined),
-          BACKOFF_CAP_MS + MARGIN_MS
-        )
-      }
-      expect(proxy.count({ method: "PATCH", path: statusPath })).toBeGreaterThanOrEqual(patchesBefore)
+      // Attempts that met the fault. A refused handshake never becomes a request, so the proxy
+      // counts it apart (and cannot tell a status PATCH from an Event there).
+      const attempts = () => (f.tls ? proxy.tlsFailures() - tlsFailuresBefore : (rule?.hits() ?? 0))
+      await eventually(
+        `${f.name}: the reporter to meet the fault and try again while it holds`,
+        async () => (attempts() >= 2 ? true : undefined),
+        2 * (BACKOFF_CAP_MS + MARGIN_MS)
+      )
+      await eventually(
+        `${f.name}: an MCP call while the reporter fails`,
+        async () => (calls > callsBefore ? true : undefined),
+        20_000
+      )
+      // The fault held the change back: no write of it reached the API server.
+      expect(await betaOnObject()).not.toBe(backendStatus[expected])
 
       rule?.remove()
       if (f.tls) await proxy.setTls("trusted")
       const cleared = Date.now()
+      await eventually(
+        `${f.name}: beta ${expected} on the object`,
+        async () => ((await betaOnObject()) === backendStatus[expected] ? true : undefined),
+        f.capMs + MARGIN_MS
+      )
       await eventually(`${f.name}: the latest status on the object`, objectMatchesApp, f.capMs + MARGIN_MS)
       recovered[f.name] = Date.now() - cleared
     }
@@ -262,12 +279,12 @@ describeWithKube("reporting under API-server faults", (kube) => {
     const stopping = Date.now()
     app.kill("SIGTERM")
     const code = await exited
-    const stopMs = Date.now() - stopping
-    console.info(`stop with a hanging API server: exit ${code} after ${stopMs} ms`)
+    console.info(`stop with a hanging API server: exit ${code} after ${Date.now() - stopping} ms`)
+    // The app's own timer exits 1 ("shutdown took too long") past its budget, so 0 means it
+    // stopped within it; measuring here would add this machine's scheduling to the app's time.
+    expect(output).not.toContain("shutdown took too long")
     expect(code).toBe(0)
-    expect(stopMs).toBeLessThan(10_000)
 
-    expect(calls).toBeGreaterThan(50)
     expect(failures).toEqual([])
   })
 })

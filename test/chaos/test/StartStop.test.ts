@@ -9,6 +9,7 @@ import { deriveStatus, start } from "@vmcp-status/core"
 import { makeK8sReporter } from "@vmcp-status/k8s"
 import { makeLogReporter } from "@vmcp-status/log"
 import { makePrometheusReporter } from "@vmcp-status/prometheus"
+import { eventually } from "@vmcp-status/testkit"
 import { describeWithKube } from "@vmcp-status/testkit/vitest"
 import { expect, it } from "vitest"
 
@@ -27,7 +28,11 @@ const heapMb = () => {
   gc()
   return process.memoryUsage().heapUsed / 2 ** 20
 }
-const settle = () => new Promise((resolve) => setTimeout(resolve, 200))
+/** Sockets: a stopped reporter closes them asynchronously, so they are waited for, not slept on. */
+const sockets = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .filter(([type]) => /TCP|TLS|Pipe/.test(type))
+    .reduce((n, [, count]) => n + count, 0)
 
 const CYCLES = 200
 /** Stated bounds: what may remain after 200 cycles beyond what one cycle leaves. */
@@ -75,12 +80,18 @@ describeWithKube("repeated start/stop", (kube) => {
       expect(states, `cycle ${i}`).toEqual(["stopped", "stopped", "stopped"])
     }
 
+    const idle = resources()
     await cycle(0)
-    await settle()
+    await eventually("the first cycle's sockets to close", () =>
+      sockets(resources()) <= sockets(idle) ? true : undefined
+    )
     const handlesBefore = resources()
     const heapBefore = heapMb()
     for (let i = 1; i <= CYCLES; i++) await cycle(i)
-    await settle()
+    // Waits for the last cycle's sockets to close; a leak never gets there, and fails below.
+    await eventually("the handles to come back within bounds", () =>
+      total(resources()) <= total(handlesBefore) + HANDLE_SLACK ? true : undefined
+    ).catch(() => undefined)
     const handlesAfter = resources()
     const heapAfter = heapMb()
     console.info(
