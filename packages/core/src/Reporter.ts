@@ -134,11 +134,24 @@ export const fromPromise = (reporter: PromiseReporter): Reporter => {
   )
 }
 
+// The most telling outcome wins: a write, then a throttle or conflict (which metrics count), then a skip.
+const outcomeRank: Record<ReportOutcome, number> = {
+  written: 4,
+  throttled: 3,
+  conflict: 2,
+  error: 1,
+  skipped: 0
+}
+
 const combineOutcomes = (outcomes: ReadonlyArray<ReportOutcome | void>): ReportOutcome =>
-  outcomes.some((o) => o === undefined || o === "written") ? "written" : "skipped"
+  outcomes.reduce<ReportOutcome>((best, o) => {
+    const outcome = o ?? "written"
+    return outcomeRank[outcome] > outcomeRank[best] ? outcome : best
+  }, "skipped")
 
 /**
- * Runs several reporters as one, concurrently; fails if any fails (all are still called).
+ * Runs several reporters as one, concurrently; fails if any fails (all are still called). Its
+ * outcome is the most telling of theirs: written, then throttled, then conflict, then skipped.
  * Prefer giving the publisher separate reporters: each then has its own fiber, retries and
  * health. Use this when they must succeed or retry together.
  *

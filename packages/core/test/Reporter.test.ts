@@ -65,6 +65,31 @@ describe("Reporter.all", () => {
     })
   )
 
+  it.effect("keeps a throttled or conflict outcome when nothing was written, so metrics still count it", () =>
+    Effect.gen(function* () {
+      const skips = recorder("skips", "skipped")
+      const throttled = recorder("throttled", "throttled")
+      const conflict = recorder("conflict", "conflict")
+      const writes = recorder("writes")
+      assert.strictEqual(yield* Reporter.all("one", [throttled.reporter]).report(ready, change), "throttled")
+      assert.strictEqual(
+        yield* Reporter.all("two", [skips.reporter, conflict.reporter]).report(ready, change),
+        "conflict"
+      )
+      assert.strictEqual(
+        yield* Reporter.all("three", [conflict.reporter, throttled.reporter, skips.reporter]).report(
+          ready,
+          change
+        ),
+        "throttled"
+      )
+      assert.strictEqual(
+        yield* Reporter.all("four", [throttled.reporter, writes.reporter]).report(ready, change),
+        "written"
+      )
+    })
+  )
+
   it.effect("runs the reporters concurrently: the first can wait for the second to start", () =>
     Effect.gen(function* () {
       const secondStarted = yield* Deferred.make<void>()
