@@ -1,3 +1,3 @@
 import { testConfig } from "../../vitest.config.base.ts"
 
-export default testConfig({ globalSetup: ["test/globalSetup.ts"], testTimeout: 60_000 })
+export default testConfig({ globalSetup: ["test/globalSetup.ts"], testTimeout: 120_000 })

@@ -1,3 +1,3 @@
 import { testConfig } from "../../vitest.config.base.ts"
 
-export default testConfig({ testTimeout: 60_000, globalSetup: ["test/globalSetup.ts"] })
+export default testConfig({ testTimeout: 120_000, globalSetup: ["test/globalSetup.ts"] })

@@ -35,7 +35,7 @@ describe("start (Promise facade)", () => {
       out += chunk
     })
     // A guard, not a timing assertion: a leaked handle would keep the child alive forever.
-    const guard = setTimeout(() => child.kill("SIGKILL"), 20_000)
+    const guard = setTimeout(() => child.kill("SIGKILL"), 60_000)
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
       child.on("exit", (c, s) => resolve([c, s]))
     )

@@ -6,7 +6,7 @@ import { expect, it } from "vitest"
 const demo = fileURLToPath(new URL("../examples/demo.ts", import.meta.url))
 
 it("the 20-line demo (public exports of core and log only) prints each transition as one JSON line", async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, [demo], { timeout: 20_000 })
+  const { stdout } = await promisify(execFile)(process.execPath, [demo], { timeout: 60_000 })
   const lines = stdout
     .trim()
     .split("\n")

@@ -1,7 +1,8 @@
 /**
  * Polls `check` every 50 ms until it returns a value other than `undefined`, at most
- * `timeoutMs`: for waiting on another process (a server, a child) to reach an observable state,
- * never for time itself. Errors thrown by `check` count as "not yet"; the last one is reported.
+ * `timeoutMs` (default 60 s, a bound for a hung test on a loaded machine, not a speed limit):
+ * for waiting on another process (a server, a child) to reach an observable state, never for
+ * time itself. Errors thrown by `check` count as "not yet"; the last one is reported.
  *
  * @example
  * ```ts
@@ -16,7 +17,7 @@
 export const eventually = async <A>(
   what: string,
   check: () => Promise<A | undefined> | A | undefined,
-  timeoutMs = 20_000
+  timeoutMs = 60_000
 ): Promise<A> => {
   const deadline = Date.now() + timeoutMs
   let last: unknown
