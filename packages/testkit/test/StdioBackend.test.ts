@@ -74,7 +74,9 @@ describe("stdio MCP backend fixture", () => {
   })
 
   it("is slow when told to: a client with a shorter timeout gives up", async () => {
-    const { client } = await connect({ delayMs: 300 })
+    // The fixture is another process: its delay dwarfs the timeout, so the answer cannot win
+    // even when this process waits long for a core.
+    const { client } = await connect({ delayMs: 2_000 })
     await expect(client.ping({ timeout: 50 })).rejects.toThrow(/timed out/i)
   })
 
