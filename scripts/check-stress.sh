@@ -50,7 +50,7 @@ results=()
 failures=0
 for run in $(seq "$runs"); do
   step "run $run of $runs, beside $workers CPU hog(s)"
-  find packages apps bench test -maxdepth 2 -name .vitest -type d -prune -exec rm -rf {} + 2>/dev/null
+  find packages apps bench deploy test -maxdepth 2 -name .vitest -type d -prune -exec rm -rf {} + 2>/dev/null
   start_hog
   started=$(date +%s)
   pnpm exec turbo run test --force --continue --output-logs=errors-only

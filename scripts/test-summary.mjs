@@ -9,11 +9,11 @@ let passed = 0
 let failed = 0
 let skipped = 0
 const perPackage = []
-for (const group of ["packages", "apps", "bench", "test"]) {
+for (const group of ["packages", "apps", "bench", "deploy", "test"]) {
   const dir = join(root, group)
   if (!existsSync(dir)) continue
   const candidates =
-    group === "bench" ? [dir] : readdirSync(dir).map((name) => join(dir, name))
+    group === "bench" || group === "deploy" ? [dir] : readdirSync(dir).map((name) => join(dir, name))
   for (const pkg of candidates) {
     const file = join(pkg, ".vitest", "results.json")
     if (!existsSync(file)) continue
