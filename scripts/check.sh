@@ -26,7 +26,7 @@ if ! command -v lua5.4 >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; th
 fi
 
 step "build, typecheck, lint, lint:pkg (publint, attw), test"
-find packages apps bench deploy -maxdepth 2 -name .vitest -type d -prune -exec rm -rf {} + 2>/dev/null
+find packages apps bench deploy test -maxdepth 2 -name .vitest -type d -prune -exec rm -rf {} + 2>/dev/null
 pnpm exec turbo run build typecheck lint lint:pkg test --continue --output-logs=errors-only
 turbo_status=$?
 
