@@ -26,6 +26,8 @@ export interface Command {
   readonly help: string
   readonly options: NonNullable<Parameters<typeof parseArgs>[0]>["options"]
   readonly run: (values: Record<string, unknown>, io: CliIo) => Promise<number>
+  /** Commands under this one (`vmcp manifests crd`): the first argument picks one. */
+  readonly subcommands?: Readonly<Record<string, Command>>
 }
 
 /** Writes one line. */

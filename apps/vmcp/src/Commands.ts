@@ -53,6 +53,11 @@ const commands: Record<string, Command> = { serve, status, validate, manifests }
 const commandNamed = (name: string): Command | undefined =>
   Object.hasOwn(commands, name) ? commands[name] : undefined
 
+const subcommandNamed = (command: Command, name: string | undefined): Command | undefined =>
+  name !== undefined && command.subcommands !== undefined && Object.hasOwn(command.subcommands, name)
+    ? command.subcommands[name]
+    : undefined
+
 const mainHelp = () => `Usage: vmcp <command> [options]
 
 A Virtual MCP Server: aggregates MCP backends behind one Streamable HTTP endpoint and reports
@@ -102,24 +107,34 @@ export const runCli = async (argv: ReadonlyArray<string>, io: CliIo = defaultIo(
     return ExitCode.ok
   }
   if (name === "help") {
-    const [topic, ...extra] = rest
-    if (extra.length > 0) return usageError(io, "help takes one command", mainHelp())
+    const [topic, subtopic, ...extra] = rest
     if (topic === undefined) {
       writeLine(io.stdout, mainHelp())
       return ExitCode.ok
     }
     const command = commandNamed(topic)
     if (command === undefined) return unknownCommand(io, topic)
-    writeLine(io.stdout, command.help)
+    const sub = subcommandNamed(command, subtopic)
+    if (extra.length > 0 || (subtopic !== undefined && sub === undefined))
+      return usageError(io, "help takes one command (and its subcommand)", mainHelp())
+    writeLine(io.stdout, (sub ?? command).help)
     return ExitCode.ok
   }
   const command = commandNamed(name)
   if (command === undefined) return unknownCommand(io, name)
+  return runCommand(command, rest, io)
+}
+
+/** Parses a command's flags and runs it, or the subcommand its first argument names. */
+const runCommand = async (command: Command, args: ReadonlyArray<string>, io: CliIo): Promise<number> => {
+  const [first, ...afterFirst] = args
+  const sub = subcommandNamed(command, first)
+  if (sub !== undefined) return runCommand(sub, afterFirst, io)
   const paint = paintFor(io.stderr)
   let values: Record<string, unknown>
   try {
     values = parseArgs({
-      args: [...rest],
+      args: [...args],
       options: { ...command.options, help: { type: "boolean", short: "h" } },
       strict: true,
       allowPositionals: false

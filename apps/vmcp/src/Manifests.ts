@@ -17,8 +17,12 @@ export interface ManifestOptions {
   /** More than 1 turns on leader election (and its Lease rules). */
   readonly replicas?: number
   readonly image?: string
-  /** Add the CRD and a VirtualMCPServer object (standalone use, no toolhive operator). */
-  readonly withCrd?: boolean
+  /**
+   * Add the VirtualMCPServer object (standalone use, no toolhive operator). Its CRD is not in
+   * this list: it must be Established before the object can be applied (`loadCrd`, `vmcp
+   * manifests crd`).
+   */
+  readonly withObject?: boolean
   /** The app's config: written into the ConfigMap (its `listen.host` becomes `0.0.0.0`). */
   readonly config: VmcpConfig
   /** The YAML text the config came from, kept as written (comments included) when given. */
@@ -65,7 +69,10 @@ const configForCluster = (options: ManifestOptions): string => {
  * privilege (`minimalRules` of `@vmcp-status/k8s`: `get` on the one VirtualMCPServer and
  * `patch` on its `/status` by `resourceNames`, Events `create,patch`, Lease verbs only with
  * leader election); ConfigMap; Deployment (non-root, read-only root filesystem, requests,
- * probes, `VMCP_NAME`/`VMCP_NAMESPACE`); Service; with `withCrd` also the CRD and the object.
+ * probes, `VMCP_NAME`/`VMCP_NAMESPACE`); Service (with client-IP session affinity when
+ * `replicas` > 1: a 2025-era MCP session lives in one replica); with `withObject` also the
+ * VirtualMCPServer object. The CRD is separate (`loadCrd`): apply it and wait until it is
+ * Established first.
  *
  * @example
  * ```ts
@@ -86,7 +93,6 @@ export const makeManifests = (options: ManifestOptions): ReadonlyArray<Manifest>
   const target = { ...ToolhiveVirtualMcpServer, name }
   const objects: Array<Manifest> = []
 
-  if (options.withCrd === true) objects.push(loadCrd())
   objects.push(
     { apiVersion: "v1", kind: "ServiceAccount", metadata },
     {
@@ -137,12 +143,10 @@ export const makeManifests = (options: ManifestOptions): ReadonlyArray<Manifest>
                   // The object's name, not the pod's: every replica reports on the same object.
                   { name: "VMCP_NAME", value: name },
                   { name: "VMCP_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-                  { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }
+                  { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                  { name: "NODE_OPTIONS", value: ManifestDefaults.nodeOptions }
                 ],
-                resources: {
-                  requests: { cpu: "50m", memory: "64Mi" },
-                  limits: { memory: "256Mi" }
-                },
+                resources: ManifestDefaults.resources,
                 securityContext: {
                   allowPrivilegeEscalation: false,
                   readOnlyRootFilesystem: true,
@@ -180,11 +184,21 @@ export const makeManifests = (options: ManifestOptions): ReadonlyArray<Manifest>
       spec: {
         type: "ClusterIP",
         selector: labels,
-        ports: [{ name: "http", port, targetPort: "http", protocol: "TCP" }]
+        ports: [{ name: "http", port, targetPort: "http", protocol: "TCP" }],
+        // kube-proxy round-robins per connection; a 2025-era client's `Mcp-Session-Id` is known
+        // to one replica only. 2026-07 clients are stateless and would not need it.
+        ...(replicas > 1
+          ? {
+              sessionAffinity: "ClientIP",
+              sessionAffinityConfig: {
+                clientIP: { timeoutSeconds: ManifestDefaults.sessionAffinityTimeoutSeconds }
+              }
+            }
+          : {})
       }
     }
   )
-  if (options.withCrd === true)
+  if (options.withObject === true)
     objects.push({
       apiVersion: `${target.group}/${target.version}`,
       kind: target.kind,
@@ -207,4 +221,5 @@ export const makeManifests = (options: ManifestOptions): ReadonlyArray<Manifest>
  * ```
  */
 export const manifestsYaml = (objects: ReadonlyArray<Manifest>): string =>
-  objects.map((o) => YAML.stringify(o, { lineWidth: 0 })).join("---\n")
+  // No anchors: the labels are one object in memory, but a reader expects them spelt out.
+  objects.map((o) => YAML.stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join("---\n")

@@ -4,22 +4,56 @@ import { type Command, ExitCode, loadOrReport, usageError } from "./CommandLine.
 import { decodeConfig, type VmcpConfig } from "./Config.ts"
 import { ManifestDefaults } from "./ManifestDefaults.ts"
 
+const crdName = "virtualmcpservers.toolhive.stacklok.dev"
+
+/** The two steps, for help texts and the message that refuses `--with-crd`. */
+const twoSteps = `  vmcp manifests crd | kubectl apply -f - &&
+    kubectl wait --for condition=established crd/${crdName} &&
+    vmcp manifests --name <name> --namespace <ns> --with-object | kubectl apply -f -`
+
 const manifestsHelp = `Usage: vmcp manifests --name <name> --namespace <namespace> [options]
+       vmcp manifests crd
 
 Prints the Kubernetes objects that run vmcp as YAML (pipe it to \`kubectl apply -f -\`):
 ServiceAccount, Role and RoleBinding with the least privilege (get on the one VirtualMCPServer
 and patch on its /status, by resourceNames; Events create,patch; Lease verbs only with leader
 election), ConfigMap with the config, Deployment (non-root, read-only root filesystem, probes,
-VMCP_NAME / VMCP_NAMESPACE) and Service.
+VMCP_NAME / VMCP_NAMESPACE) and Service (client-IP session affinity with more than 1 replica).
+
+Standalone (no toolhive operator), the CRD goes first and must be Established before the
+VirtualMCPServer object can be applied:
+${twoSteps}
 
 Options:
   --name <name>           the VirtualMCPServer's name, also used for every object (default: $VMCP_NAME)
   --namespace <ns>        the namespace (default: $VMCP_NAMESPACE)
-  --replicas <n>          replicas of the Deployment; more than 1 turns on leader election (default 1)
-  --with-crd              also print the VirtualMCPServer CRD and the object (standalone, no operator)
+  --replicas <n>          replicas of the Deployment; more than 1 turns on leader election and
+                          client-IP session affinity on the Service (default 1)
+  --with-object           also print the VirtualMCPServer object (standalone, no operator)
   --image <image>         the container image (default ${ManifestDefaults.image})
   -c, --config <file>     the config to put in the ConfigMap (default: an empty config)
   -h, --help              this help`
+
+const crdHelp = `Usage: vmcp manifests crd
+
+Prints the VirtualMCPServer CustomResourceDefinition (${crdName}) alone. Apply it, wait until
+it is Established, then apply the rest:
+${twoSteps}
+
+Options:
+  -h, --help              this help`
+
+/** `vmcp manifests crd`: the CRD, alone. */
+const crd: Command = {
+  summary: "print the VirtualMCPServer CRD alone",
+  help: crdHelp,
+  options: {},
+  run: async (_values, io) => {
+    const { loadCrd, manifestsYaml } = await import("./Manifests.ts")
+    io.stdout.write(manifestsYaml([loadCrd()]))
+    return ExitCode.ok
+  }
+}
 
 /** `vmcp manifests`. Loads the Kubernetes modules only when it runs. */
 export const manifests: Command = {
@@ -29,11 +63,20 @@ export const manifests: Command = {
     name: { type: "string" },
     namespace: { type: "string" },
     replicas: { type: "string" },
+    "with-object": { type: "boolean" },
+    // Refused with the two steps: one stream with the CRD and its object fails now and then.
     "with-crd": { type: "boolean" },
     image: { type: "string" },
     config: { type: "string", short: "c" }
   },
+  subcommands: { crd },
   run: async (values, io) => {
+    if (values["with-crd"] === true)
+      return usageError(
+        io,
+        `--with-crd is gone: in one stream the VirtualMCPServer can reach the API server before its CRD is Established ("no matches for kind VirtualMCPServer"). Apply the CRD first:\n${twoSteps}`,
+        manifestsHelp
+      )
     const name = (values.name as string | undefined) ?? io.env.VMCP_NAME
     const namespace = (values.namespace as string | undefined) ?? io.env.VMCP_NAMESPACE
     if (name === undefined || namespace === undefined)
@@ -72,7 +115,7 @@ export const manifests: Command = {
       name,
       namespace,
       replicas,
-      withCrd: values["with-crd"] === true,
+      withObject: values["with-object"] === true,
       config,
       ...(configText === undefined ? {} : { configText }),
       ...(values.image === undefined ? {} : { image: values.image as string })

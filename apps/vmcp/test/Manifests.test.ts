@@ -7,7 +7,8 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { runCli } from "../src/Commands.ts"
 import { decodeConfig } from "../src/Config.ts"
-import { type Manifest, makeManifests } from "../src/Manifests.ts"
+import { loadCrd, type Manifest, ManifestDefaults, makeManifests, manifestsYaml } from "../src/Manifests.ts"
+import { VERSION } from "../src/Version.ts"
 import { apply, collectionPath, eventually, kubeconfigFile } from "./kube.ts"
 
 type Doc = Manifest & Record<string, unknown>
@@ -77,16 +78,60 @@ describe("vmcp manifests", () => {
       runAsNonRoot: true,
       capabilities: { drop: ["ALL"] }
     })
-    expect(container.resources).toMatchObject({ requests: { cpu: "50m", memory: "64Mi" } })
+    expect(container.resources).toEqual(ManifestDefaults.resources)
     expect(container.livenessProbe).toMatchObject({ httpGet: { path: "/healthz", port: "http" } })
     expect(container.readinessProbe).toMatchObject({ httpGet: { path: "/readyz", port: "http" } })
     expect(container.env).toEqual([
       { name: "VMCP_NAME", value: "a" },
       { name: "VMCP_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-      { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }
+      { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      { name: "NODE_OPTIONS", value: "--max-semi-space-size=2" }
     ])
     const data = (byKind(objects, "ConfigMap").data as Record<string, string>)["vmcp.yaml"]
     expect(data).toContain("host: 0.0.0.0")
+  })
+
+  it("defaults to the image `pnpm image` builds: config.image of package.json, tagged with the version", async () => {
+    const pkg = (await import("../package.json", { with: { type: "json" } })).default
+    expect(ManifestDefaults.image).toBe(`ghcr.io/vmcp-status/vmcp:${VERSION}`)
+    expect(ManifestDefaults.image).toBe(`${pkg.config.image}:${pkg.version}`)
+    const deployment = byKind(
+      docs((await manifestsText(["--name", "a", "--namespace", "b"])).out),
+      "Deployment"
+    )
+    expect(JSON.stringify(deployment)).toContain(`"image":"${ManifestDefaults.image}"`)
+  })
+
+  it("pins each client IP to one replica only when there is more than one", () => {
+    const service = (replicas: number) =>
+      byKind(makeManifests({ name: "a", namespace: "b", config, replicas }) as ReadonlyArray<Doc>, "Service")
+        .spec as Record<string, unknown>
+    expect(service(1).sessionAffinity).toBeUndefined()
+    expect(service(2)).toMatchObject({
+      sessionAffinity: "ClientIP",
+      sessionAffinityConfig: { clientIP: { timeoutSeconds: 10_800 } }
+    })
+  })
+
+  it("prints the CRD alone with `manifests crd`, and the object only with --with-object", async () => {
+    const crd = await manifestsText(["crd"])
+    expect(crd.code).toBe(0)
+    expect(crd.out).toBe(manifestsYaml([loadCrd()]))
+    expect(docs(crd.out).map((d) => d.kind)).toEqual(["CustomResourceDefinition"])
+    const plain = docs((await manifestsText(["--name", "a", "--namespace", "b"])).out)
+    expect(plain.map((d) => d.kind)).not.toContain("VirtualMCPServer")
+    const standalone = docs((await manifestsText(["--name", "a", "--namespace", "b", "--with-object"])).out)
+    expect(standalone.map((d) => d.kind)).not.toContain("CustomResourceDefinition")
+    expect(byKind(standalone, "VirtualMCPServer").metadata).toMatchObject({ name: "a", namespace: "b" })
+  })
+
+  it("refuses --with-crd and names the two steps that replace it", async () => {
+    const refused = await manifestsText(["--name", "a", "--namespace", "b", "--with-crd"])
+    expect(refused.code).toBe(2)
+    expect(refused.out).toBe("")
+    expect(refused.err).toContain("vmcp manifests crd | kubectl apply -f -")
+    expect(refused.err).toContain(`kubectl wait --for condition=established crd/${loadCrd().metadata.name}`)
+    expect(refused.err).toContain("--with-object | kubectl apply -f -")
   })
 
   it("rejects a missing or invalid name with exit code 2", async () => {
@@ -101,14 +146,12 @@ describe("vmcp manifests", () => {
 describeWithKube("vmcp manifests against a real API server", (kube) => {
   it("applies; the bound ServiceAccount writes its object's status and nothing else", async () => {
     const namespace = await kube.namespace("manifests")
-    const { code, out } = await manifestsText(["--name", "vmcp-a", "--namespace", namespace, "--with-crd"])
+    const { code, out } = await manifestsText(["--name", "vmcp-a", "--namespace", namespace, "--with-object"])
     expect(code).toBe(0)
     const all = docs(out)
-    const crds = all.filter((d) => d.kind === "CustomResourceDefinition")
-    expect(crds).toHaveLength(1)
-    await kube.admin.installCrdObjects(crds as never)
-    for (const object of all.filter((d) => d.kind !== "CustomResourceDefinition"))
-      await apply(kube.admin, object, namespace)
+    // The CRD is installed by the global setup (as `vmcp manifests crd` would).
+    expect(all.filter((d) => d.kind === "CustomResourceDefinition")).toEqual([])
+    for (const object of all) await apply(kube.admin, object, namespace)
     // Another VirtualMCPServer in the same namespace that this identity must not touch.
     const vmcpA = byKind(all, "VirtualMCPServer")
     await apply(kube.admin, { ...vmcpA, metadata: { name: "vmcp-b", namespace } }, namespace)
@@ -199,12 +242,11 @@ describeWithKube("vmcp manifests against a real API server", (kube) => {
       namespace,
       "--replicas",
       "2",
-      "--with-crd"
+      "--with-object"
     ])
     expect(code).toBe(0)
     const all = docs(out)
-    for (const object of all.filter((d) => d.kind !== "CustomResourceDefinition"))
-      await apply(kube.admin, object, namespace)
+    for (const object of all) await apply(kube.admin, object, namespace)
     const token = await kube.admin.serviceAccountToken(namespace, "vmcp-le")
     const publisher = await start({
       reporters: [

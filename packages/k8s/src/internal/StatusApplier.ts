@@ -164,7 +164,7 @@ export const describeNotFound = (error: KubeApiError, target: Target): string =>
   error.detailsName === target.name ||
   (error.reason === "NotFound" && error.message.includes(`"${target.name}"`))
     ? `the ${target.kind} "${target.name}" does not exist in namespace "${target.namespace}": create it (kubectl apply) or point VMCP_NAME/VMCP_NAMESPACE at an existing object`
-    : `the API server does not serve ${target.plural}.${target.group}/${target.version}: install the CRD (e.g. \`vmcp manifests --with-crd\`), or fix group/version/plural`
+    : `the API server does not serve ${target.plural}.${target.group}/${target.version}: install the CRD (e.g. \`vmcp manifests crd | kubectl apply -f -\`), or fix group/version/plural`
 
 /**
  * Writes the owned part of `.status` by server-side apply on the `/status` subresource, with
