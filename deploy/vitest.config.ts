@@ -1,3 +1,3 @@
 import { testConfig } from "../vitest.config.base.ts"
 
-export default testConfig({ testTimeout: 300_000 })
+export default testConfig({ testTimeout: 300_000, globalSetup: ["test/globalSetup.ts"] })
