@@ -12,12 +12,14 @@ if [ -z "${KUBE_ASSETS:-}" ]; then
   bash scripts/provision-kube.sh || { echo "provisioning failed: see above" >&2; exit 1; }
 fi
 
-# Debian packages the deploy/ tests run: lua5.4 (the Argo CD health.lua) and prometheus
-# (promtool test rules, and a real Prometheus scraping vmcp). A policy-rc.d that denies every
+# Debian packages the deploy/ tests run: lua5.4 (the Argo CD health.lua), prometheus
+# (promtool test rules, and a real Prometheus scraping vmcp) and kubectl. A policy-rc.d that denies every
 # start, in place during the install only, keeps the package's prometheus service from starting.
 missing=""
 command -v lua5.4 >/dev/null 2>&1 || missing="$missing lua5.4"
 command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
+# kubectl (kustomize builds of deploy/kustomize): Debian's kubernetes-client when none is there.
+command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
 if [ -n "$missing" ] && command -v apt-get >/dev/null 2>&1; then
   step "installing$missing (Debian) for the deploy/ tests"
   if [ "$(id -u)" -eq 0 ]; then as_root=""; else as_root="sudo -n"; fi
