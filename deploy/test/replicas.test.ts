@@ -73,23 +73,15 @@ const startProxy = async (ports: ReadonlyArray<number>, affinity: "None" | "Clie
   }
 }
 
-const freePort = async () => {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve))
-  const { port } = probe.address() as AddressInfo
-  await new Promise((resolve) => probe.close(resolve))
-  return port
-}
-
 const startReplica = async (index: number, backend: McpBackendHandle): Promise<Replica> => {
   const dir = mkdtempSync(join(tmpdir(), `vmcp-replica-${index}-`))
-  const port = await freePort()
   const config = join(dir, "vmcp.yaml")
   writeFileSync(
     config,
     [
       `name: replica-${index}`,
-      `listen: { host: 127.0.0.1, port: ${port} }`,
+      // Port 0: the replica picks a free port and names it in its "serving MCP at" line.
+      "listen: { host: 127.0.0.1, port: 0 }",
       "backends:",
       "  - name: fixture",
       "    transport: streamable-http",
@@ -97,7 +89,15 @@ const startReplica = async (index: number, backend: McpBackendHandle): Promise<R
     ].join("\n")
   )
   const child = spawn(process.execPath, [vmcpCli, "serve", "--config", config, "--reporters", "log"], {
-    stdio: ["ignore", "ignore", "inherit"]
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  let out = ""
+  child.stdout?.on("data", (chunk: Buffer) => {
+    out += chunk.toString()
+  })
+  const port = await eventually(`replica ${index} to listen`, () => {
+    const match = /serving MCP at http:\/\/127\.0\.0\.1:(\d+)\//.exec(out)
+    return match === null ? undefined : Number(match[1])
   })
   const replica = { port, process: child }
   await eventually(`replica ${index} Ready`, async () => {
