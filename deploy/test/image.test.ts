@@ -69,7 +69,8 @@ interface Unpacked {
   readonly rootfs: string
 }
 
-const work = mkdtempSync(join(tmpdir(), "vmcp-image-"))
+/** The build's output, the unpacked archive and test files: made in beforeAll, removed in afterAll. */
+let work: string
 let unpacked: Unpacked
 let archive: string
 
@@ -194,19 +195,6 @@ const mountsUnder = (dir: string) =>
     .split("\n")
     .filter((line) => line.split(" ")[4]?.startsWith(dir))
 
-afterAll(async () => {
-  for (const child of started)
-    if (child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise((resolve) => child.once("close", resolve))
-      child.kill("SIGKILL")
-      await gone
-    }
-  const left = mountsUnder(work)
-  // Never delete through a mount: /dev or /proc of the host could be under it.
-  if (left.length > 0) throw new Error(`mounts left under ${work}, not deleting it:\n${left.join("\n")}`)
-  rmSync(work, { recursive: true, force: true })
-})
-
 describe.skipIf(reason !== undefined)("the vmcp OCI image (deploy/image/build.sh)", () => {
   beforeAll(async () => {
     const which = async (name: string) =>
@@ -214,8 +202,23 @@ describe.skipIf(reason !== undefined)("the vmcp OCI image (deploy/image/build.sh
         await run("bash", ["-c", `command -v ${name}`], { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } })
       ).stdout.trim()
     tools = { unshare: await which("unshare"), nsenter: await which("nsenter"), env: await which("env") }
+    work = mkdtempSync(join(tmpdir(), "vmcp-image-"))
     unpacked = await buildAndUnpack()
   }, 600_000)
+
+  afterAll(async () => {
+    if (work === undefined) return
+    for (const child of started)
+      if (child.exitCode === null && child.signalCode === null) {
+        const gone = new Promise((resolve) => child.once("close", resolve))
+        child.kill("SIGKILL")
+        await gone
+      }
+    const left = mountsUnder(work)
+    // Never delete through a mount: /dev or /proc of the host could be under it.
+    if (left.length > 0) throw new Error(`mounts left under ${work}, not deleting it:\n${left.join("\n")}`)
+    rmSync(work, { recursive: true, force: true })
+  })
 
   it("is named ghcr.io/vmcp-status/vmcp:<version> for podman load (ref.name) and docker load / kind (containerd)", () => {
     const name = `${app.config.image}:${app.version}`
