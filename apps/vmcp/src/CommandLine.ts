@@ -1,6 +1,6 @@
 import type { parseArgs } from "node:util"
 import { Effect, Exit } from "effect"
-import { type ConfigError, loadVmcpConfig, type VmcpConfig } from "./Config.ts"
+import { type ConfigError, formatConfigIssue, loadVmcpConfig, type VmcpConfig } from "./Config.ts"
 import { paintFor } from "./Terminal.ts"
 
 /**
@@ -37,14 +37,20 @@ export const writeLine = (stream: NodeJS.WritableStream, text: string) => stream
 export const reportConfigError = (error: ConfigError, io: CliIo): number => {
   const paint = paintFor(io.stderr)
   writeLine(io.stderr, `${paint.red("error:")} ${paint.bold(`invalid config ${error.file}`)}`)
-  for (const issue of error.issues)
-    writeLine(io.stderr, `  ${paint.bold(issue.path)}: expected ${issue.expected}, found ${issue.found}`)
+  for (const issue of error.issues) writeLine(io.stderr, `  ${formatConfigIssue(issue, paint.bold)}`)
   return ExitCode.usage
 }
 
-/** Loads the config, or prints why it cannot be used and returns exit code 2. */
-export const loadOrReport = async (file: string, io: CliIo): Promise<VmcpConfig | number> => {
-  const exit = await Effect.runPromiseExit(loadVmcpConfig(file))
+/**
+ * Loads the config, or prints why it cannot be used and returns exit code 2. `${VAR}` references
+ * are checked against `io.env` unless `checkEnv` is false (the variables live elsewhere).
+ */
+export const loadOrReport = async (
+  file: string,
+  io: CliIo,
+  { checkEnv = true }: { readonly checkEnv?: boolean } = {}
+): Promise<VmcpConfig | number> => {
+  const exit = await Effect.runPromiseExit(loadVmcpConfig(file, checkEnv ? { env: io.env } : {}))
   if (Exit.isSuccess(exit)) return exit.value
   const error = exit.cause.reasons.find((r) => r._tag === "Fail")
   if (error?._tag === "Fail") return reportConfigError(error.error, io)

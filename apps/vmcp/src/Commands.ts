@@ -18,9 +18,11 @@ const validate: Command = {
   summary: "check a config file and print what it resolves to",
   help: `Usage: vmcp validate --config <file> [--quiet]
 
-Checks the YAML config against the schema: every problem is printed with its path, what was
-expected and what was found, and the exit code is 2. A valid file prints a short summary
-(exit 0), or nothing with --quiet.
+Checks the YAML config against the schema and the rules across fields, and that every \${VAR}
+it names is set in this environment (as serve needs): every problem is printed with its path,
+what was expected and what was found, never with a value that may be a secret (headers, env,
+args, url), and the exit code is 2. A valid file prints a short summary (exit 0), or nothing
+with --quiet.
 
 Options:
   -c, --config <file>   the config file (default: vmcp.yaml)

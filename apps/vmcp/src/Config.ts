@@ -1,35 +1,50 @@
 import { readFileSync } from "node:fs"
-import { Effect, Exit, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { Effect, Exit, Predicate, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import YAML from "yaml"
+import { ShutdownBudget } from "./ShutdownBudget.ts"
+
+/** The longest delay a Node timer holds (2^31 − 1 ms, about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2_147_483_647
+
+const DURATION_FORMAT = "a duration such as 500ms, 10s, 5m or a number of milliseconds (> 0)"
+
+/** A duration of at most `maxMs`; `maxText` says the maximum and why, for the error. */
+const durationAtMost = (maxMs: number, maxText: string) =>
+  Schema.Union([Schema.Finite, Schema.String])
+    .annotate({ expected: "a duration such as 500ms, 10s, 5m or a number of milliseconds" })
+    .pipe(
+      Schema.decodeTo(
+        Schema.Finite,
+        SchemaTransformation.transformEffect({
+          decode: (input, options) => {
+            const ms = parseDuration(input)
+            if (ms === undefined)
+              return Effect.fail(new SchemaIssue.InvalidValue({ message: DURATION_FORMAT }, input, options))
+            if (ms > maxMs)
+              return Effect.fail(
+                new SchemaIssue.InvalidValue({ message: `a duration of at most ${maxText}` }, input, options)
+              )
+            return Effect.succeed(ms)
+          },
+          encode: (ms) => Effect.succeed(ms)
+        })
+      )
+    )
 
 /**
  * A duration in the config: a number of milliseconds, or a string such as `500ms`, `10s`,
- * `5m`, `1h`. Decodes to milliseconds.
+ * `5m`, `1h`. Decodes to milliseconds; at most `MAX_TIMER_MS`, what a timer can hold.
  */
-export const DurationMs = Schema.Union([Schema.Finite, Schema.String])
-  .annotate({
-    expected: "a duration such as 500ms, 10s, 5m or a number of milliseconds"
-  })
-  .pipe(
-    Schema.decodeTo(
-      Schema.Finite,
-      SchemaTransformation.transformEffect({
-        decode: (input, options) => {
-          const ms = parseDuration(input)
-          return ms === undefined
-            ? Effect.fail(
-                new SchemaIssue.InvalidValue(
-                  { message: "a duration such as 500ms, 10s, 5m or a number of milliseconds (> 0)" },
-                  input,
-                  options
-                )
-              )
-            : Effect.succeed(ms)
-        },
-        encode: (ms) => Effect.succeed(ms)
-      })
-    )
-  )
+export const DurationMs = durationAtMost(
+  MAX_TIMER_MS,
+  `${MAX_TIMER_MS} ms (about 24.8 days): a longer one overflows Node's timers and fires at once`
+)
+
+/** `shutdown.drainTimeout`: vmcp exits within 10 s of SIGTERM, so the drain gets at most 5 s. */
+const DrainTimeoutMs = durationAtMost(
+  ShutdownBudget.maxDrainMs,
+  `${ShutdownBudget.maxDrainMs / 1000}s: vmcp exits within 10 s of SIGTERM (drain, 3 s for the final status, close; docs/behaviours.md#shutdown)`
+)
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }
 
@@ -130,29 +145,61 @@ export const VmcpConfig = Schema.Struct({
     }).pipe(withDefault({}))
   }).pipe(withDefault({})),
   shutdown: Schema.Struct({
-    /** How long in-flight calls may finish after SIGTERM before they are cut. */
-    drainTimeout: DurationMs.pipe(withDefault("5s"))
+    /** How long in-flight calls may finish after SIGTERM before they are cut; at most 5 s. */
+    drainTimeout: DrainTimeoutMs.pipe(withDefault("5s"))
   }).pipe(withDefault({})),
   backends: Schema.Array(VmcpBackendConfig).pipe(withDefault([]))
 })
 export type VmcpConfig = typeof VmcpConfig.Type
 
-/** One problem in a config file: where, what was expected, what was found. */
+/**
+ * One problem in a config file: where, what was expected, what was found. `problem`, when set,
+ * states what is wrong in words, and `expected` then says how to fix it.
+ */
 export interface ConfigIssue {
   readonly path: string
   readonly expected: string
   readonly found: string
+  readonly problem?: string
 }
+
+/** One issue as a line: `path: expected …, found …`, or `path: problem; fix`. */
+export const formatConfigIssue = (
+  issue: ConfigIssue,
+  emphasize: (text: string) => string = (t) => t
+): string =>
+  issue.problem === undefined
+    ? `${emphasize(issue.path)}: expected ${issue.expected}, found ${issue.found}`
+    : `${emphasize(issue.path)}: ${issue.problem}; ${issue.expected}`
 
 /** The config cannot be used; `issues` say where and why. The CLI exits with code 2. */
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
   file: Schema.String,
-  issues: Schema.Array(Schema.Struct({ path: Schema.String, expected: Schema.String, found: Schema.String }))
+  issues: Schema.Array(
+    Schema.Struct({
+      path: Schema.String,
+      expected: Schema.String,
+      found: Schema.String,
+      problem: Schema.optionalKey(Schema.String)
+    })
+  )
 }) {
   override get message(): string {
-    const lines = this.issues.map((i) => `  ${i.path}: expected ${i.expected}, found ${i.found}`)
+    const lines = this.issues.map((i) => `  ${formatConfigIssue(i)}`)
     return `invalid config ${this.file}:\n${lines.join("\n")}`
   }
+}
+
+/** The environment `${VAR}` references are checked against. */
+export type ConfigEnv = Readonly<Record<string, string | undefined>>
+
+/** Options of `decodeConfig` and `loadVmcpConfig`. */
+export interface ConfigOptions {
+  /**
+   * Check that every `${VAR}` in `headers` and `env` names a variable set here (what `serve`
+   * will expand them from). Leave it out where the variables live elsewhere (manifests for a pod).
+   */
+  readonly env?: ConfigEnv
 }
 
 const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
@@ -163,18 +210,35 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
 const valueAt = (root: unknown, path: ReadonlyArray<PropertyKey>): { present: boolean; value: unknown } => {
   let current: unknown = root
   for (const key of path) {
-    if (typeof current !== "object" || current === null || !(key in current))
-      return { present: false, value: undefined }
+    if (!Predicate.isObjectOrArray(current) || !(key in current)) return { present: false, value: undefined }
     current = (current as Record<PropertyKey, unknown>)[key]
   }
   return { present: true, value: current }
 }
 
-const describeFound = (path: ReadonlyArray<PropertyKey>, root: unknown): string => {
+/** Fields whose values may be secrets (or hold them): an error shows only their kind. */
+const SECRET_FIELDS: ReadonlySet<PropertyKey> = new Set(["headers", "env", "args", "url", "command"])
+
+const kindOf = (value: unknown): string =>
+  Array.isArray(value)
+    ? "a list"
+    : Predicate.isObject(value)
+      ? "a mapping"
+      : Predicate.isString(value)
+        ? "a string (not shown)"
+        : value === null
+          ? "null"
+          : `a ${typeof value}`
+
+/**
+ * What an error shows of the value found: scalars of ordinary fields as written; for fields that
+ * may hold secrets, unknown keys (a misspelt `headers`) and whole mappings or lists, the kind only.
+ */
+const describeFound = (path: ReadonlyArray<PropertyKey>, root: unknown, unknownKey: boolean): string => {
   const { present, value } = valueAt(root, path)
   if (!present) return "nothing (the key is missing)"
-  // Values under headers/env may hold secrets: show their kind only.
-  if (path.some((p) => p === "headers" || p === "env")) return typeof value
+  if (unknownKey || Predicate.isObjectOrArray(value) || path.some((p) => SECRET_FIELDS.has(p)))
+    return kindOf(value)
   const text = JSON.stringify(value)
   if (text === undefined) return String(value)
   return text.length > 80 ? `${text.slice(0, 77)}...` : text
@@ -182,27 +246,61 @@ const describeFound = (path: ReadonlyArray<PropertyKey>, root: unknown): string 
 
 const lowerFirst = (s: string) => (s.length > 0 ? s[0]!.toLowerCase() + s.slice(1) : s)
 
+const EXCESS_KEY = "Expected no excess property"
+
 const expectedText = (message: string): string => {
-  if (message === "Expected no excess property") return "no such key (check the spelling)"
+  if (message === EXCESS_KEY) return "no such key (check the spelling)"
   if (message === "Missing key") return "this key to be set"
   return lowerFirst(message.replace(/^Expected /, "")).replace(/, got .*$/, "")
 }
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
-/** Checks what the schema cannot: cross-field rules. */
-const semanticIssues = (config: VmcpConfig): Array<ConfigIssue> => {
+const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g
+
+/** The variables a value names as `${VAR}`. */
+export const envReferences = (value: string): Array<string> =>
+  [...value.matchAll(ENV_REFERENCE)].map((m) => m[1] as string)
+
+const HTTP_URL = "an http:// or https:// URL"
+
+/** What is wrong with a backend URL, if anything; never quotes the URL (it may hold credentials). */
+const urlProblem = (url: string): Omit<ConfigIssue, "path"> | undefined => {
+  const parsed = URL.canParse(url) ? new URL(url) : undefined
+  if (parsed === undefined || !/^https?:$/.test(parsed.protocol))
+    return { expected: HTTP_URL, found: "a value that is not one" }
+  if (parsed.username !== "" || parsed.password !== "")
+    return {
+      problem: "credentials in the URL (not shown) cannot be used: fetch refuses a URL with user:password@",
+      expected: `move the credentials to \`headers\`, e.g. \`authorization: Basic …\` (base64 of user:password; \`\${VAR}\` keeps it out of the file)`,
+      found: "credentials in the URL"
+    }
+  return undefined
+}
+
+const entriesOf = (value: unknown): Array<[string, unknown]> =>
+  Predicate.isObject(value) ? Object.entries(value) : []
+
+/**
+ * Checks what the schema cannot: rules across fields, and `${VAR}` references against `env`.
+ * Works on the raw document, so it runs beside the schema's own problems: every problem at once.
+ */
+const crossFieldIssues = (root: unknown, env: ConfigEnv | undefined): Array<ConfigIssue> => {
   const issues: Array<ConfigIssue> = []
   const seen = new Set<string>()
-  for (const [i, b] of config.backends.entries()) {
+  const backends = Predicate.isObject(root) && Array.isArray(root.backends) ? root.backends : []
+  for (const [i, b] of backends.entries()) {
+    if (!Predicate.isObject(b)) continue
     const at = `backends[${i}]`
-    if (seen.has(b.name))
-      issues.push({
-        path: `${at}.name`,
-        expected: "a name no other backend uses",
-        found: JSON.stringify(b.name)
-      })
-    seen.add(b.name)
+    if (Predicate.isString(b.name)) {
+      if (seen.has(b.name))
+        issues.push({
+          path: `${at}.name`,
+          expected: "a name no other backend uses",
+          found: JSON.stringify(b.name)
+        })
+      seen.add(b.name)
+    }
     if (b.transport === "stdio" && b.command === undefined)
       issues.push({
         path: `${at}.command`,
@@ -216,16 +314,29 @@ const semanticIssues = (config: VmcpConfig): Array<ConfigIssue> => {
           expected: "the backend's MCP endpoint, e.g. url: http://127.0.0.1:8080/mcp",
           found: "nothing (the key is missing)"
         })
-      else if (!URL.canParse(b.url) || !/^https?:$/.test(new URL(b.url).protocol))
-        issues.push({
-          path: `${at}.url`,
-          expected: "an http:// or https:// URL",
-          found: "a value that is not one"
-        })
+      else if (Predicate.isString(b.url)) {
+        const problem = urlProblem(b.url)
+        if (problem !== undefined) issues.push({ path: `${at}.url`, ...problem })
+      }
     }
+    if (env !== undefined)
+      for (const field of ["headers", "env"] as const)
+        for (const [key, value] of entriesOf(b[field]))
+          if (Predicate.isString(value))
+            for (const name of envReferences(value))
+              if (env[name] === undefined)
+                issues.push({
+                  path: formatPath(["backends", i, field, key]),
+                  problem: `environment variable ${name} is not set`,
+                  expected: `set it where vmcp runs (export ${name}=… in a shell, the container's env in Kubernetes); \${VAR} has no default syntax`,
+                  found: "nothing (the variable is unset)"
+                })
   }
-  for (const [i, name] of config.aggregation.priority.entries())
-    if (!seen.has(name))
+  const aggregation = Predicate.isObject(root) ? root.aggregation : undefined
+  const priority =
+    Predicate.isObject(aggregation) && Array.isArray(aggregation.priority) ? aggregation.priority : []
+  for (const [i, name] of priority.entries())
+    if (Predicate.isString(name) && !seen.has(name))
       issues.push({
         path: `aggregation.priority[${i}]`,
         expected: `the name of a configured backend (${[...seen].join(", ") || "none configured"})`,
@@ -236,7 +347,8 @@ const semanticIssues = (config: VmcpConfig): Array<ConfigIssue> => {
 
 /**
  * Decodes an already-parsed document into a `VmcpConfig`, with every default filled in;
- * fails with a `ConfigError` listing every problem (path, expected, found).
+ * fails with a `ConfigError` listing every problem (path, expected, found): the schema's and
+ * the cross-field rules' together. With `options.env`, an unset `${VAR}` is a problem too.
  *
  * @example
  * ```ts
@@ -247,12 +359,16 @@ const semanticIssues = (config: VmcpConfig): Array<ConfigIssue> => {
  * config.listen.port // 4483
  * ```
  */
-export const decodeConfig = (input: unknown, file: string): Effect.Effect<VmcpConfig, ConfigError> =>
+export const decodeConfig = (
+  input: unknown,
+  file: string,
+  options: ConfigOptions = {}
+): Effect.Effect<VmcpConfig, ConfigError> =>
   Effect.suspend(() => {
     const root = input ?? {}
     const exit = Schema.decodeUnknownExit(VmcpConfig)(root, { errors: "all", onExcessProperty: "error" })
-    if (Exit.isFailure(exit)) {
-      const issues: Array<ConfigIssue> = []
+    const issues: Array<ConfigIssue> = []
+    if (Exit.isFailure(exit))
       for (const reason of exit.cause.reasons) {
         if (reason._tag !== "Fail") continue
         for (const issue of formatter(reason.error.issue).issues) {
@@ -260,48 +376,48 @@ export const decodeConfig = (input: unknown, file: string): Effect.Effect<VmcpCo
           issues.push({
             path: formatPath(path),
             expected: expectedText(issue.message),
-            found: describeFound(path, root)
+            found: describeFound(path, root, issue.message === EXCESS_KEY)
           })
         }
       }
-      return Effect.fail(new ConfigError({ file, issues }))
-    }
-    const issues = semanticIssues(exit.value)
-    return issues.length > 0 ? Effect.fail(new ConfigError({ file, issues })) : Effect.succeed(exit.value)
+    issues.push(...crossFieldIssues(root, options.env))
+    if (issues.length > 0 || Exit.isFailure(exit)) return Effect.fail(new ConfigError({ file, issues }))
+    return Effect.succeed(exit.value)
   })
 
+/** YAML aliases a config may expand (yaml's default, pinned): a larger count is an alias bomb. */
+export const MAX_YAML_ALIASES = 100
+
 /**
- * Reads and validates a YAML config file.
+ * Reads and validates a YAML config file. With `options.env`, every `${VAR}` must be set there.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
  * import { loadVmcpConfig } from "@vmcp-status/vmcp"
  *
- * const config = await Effect.runPromise(loadVmcpConfig("vmcp.yaml"))
+ * const config = await Effect.runPromise(loadVmcpConfig("vmcp.yaml", { env: process.env }))
  * ```
  */
-export const loadVmcpConfig = (file: string): Effect.Effect<VmcpConfig, ConfigError> =>
+export const loadVmcpConfig = (
+  file: string,
+  options: ConfigOptions = {}
+): Effect.Effect<VmcpConfig, ConfigError> =>
   Effect.suspend(() => {
+    const fail = (issue: ConfigIssue) => Effect.fail(new ConfigError({ file, issues: [issue] }))
     let text: string
     try {
       text = readFileSync(file, "utf8")
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
-      return Effect.fail(
-        new ConfigError({
-          file,
-          issues: [
-            {
-              path: "(file)",
-              expected: "a readable YAML file (pass it with --config <file>)",
-              found: code === "ENOENT" ? "no such file" : `an error reading it (${code ?? String(error)})`
-            }
-          ]
-        })
-      )
+      return fail({
+        path: "(file)",
+        expected: "a readable YAML file (pass it with --config <file>)",
+        found: code === "ENOENT" ? "no such file" : `an error reading it (${code ?? String(error)})`
+      })
     }
-    const document = YAML.parseDocument(text)
+    const lineCounter = new YAML.LineCounter()
+    const document = YAML.parseDocument(text, { lineCounter })
     if (document.errors.length > 0) {
       return Effect.fail(
         new ConfigError({
@@ -314,19 +430,42 @@ export const loadVmcpConfig = (file: string): Effect.Effect<VmcpConfig, ConfigEr
         })
       )
     }
-    return decodeConfig(document.toJS(), file)
+    let input: unknown
+    try {
+      input = document.toJS({ maxAliasCount: MAX_YAML_ALIASES })
+    } catch (error) {
+      // yaml throws (a ReferenceError) when aliases expand past maxAliasCount.
+      const message = error instanceof Error ? error.message : String(error)
+      if (!/alias/i.test(message))
+        return fail({
+          path: "(file)",
+          expected: "a YAML document vmcp can read",
+          found: message.split("\n")[0]!
+        })
+      let offset: number | undefined
+      YAML.visit(document, {
+        Alias: (_, node) => {
+          offset = node.range?.[0]
+          return YAML.visit.BREAK
+        }
+      })
+      const at = offset === undefined ? undefined : lineCounter.linePos(offset)
+      return fail({
+        path: at === undefined ? "(file)" : `(line ${at.line}, column ${at.col})`,
+        problem: `YAML aliases (*name) expand to more than ${MAX_YAML_ALIASES} copies (an alias bomb)`,
+        expected: "write the values out, or use far fewer aliases",
+        found: "too many alias expansions"
+      })
+    }
+    return decodeConfig(input, file, options)
   })
 
 /**
  * Replaces `${VAR}` in a value with the environment's `VAR`; a missing variable becomes an
- * empty string and is named in `missing`.
+ * empty string and is named in `missing`. Load the config with `env` to refuse unset ones first.
  */
-export const expandEnv = (
-  value: string,
-  env: Readonly<Record<string, string | undefined>>,
-  missing: Array<string> = []
-): string =>
-  value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+export const expandEnv = (value: string, env: ConfigEnv, missing: Array<string> = []): string =>
+  value.replace(ENV_REFERENCE, (_, name: string) => {
     const found = env[name]
     if (found === undefined) missing.push(name)
     return found ?? ""

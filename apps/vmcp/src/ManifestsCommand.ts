@@ -104,7 +104,8 @@ export const manifests: Command = {
     let configText: string | undefined
     let config: VmcpConfig
     if (file !== undefined) {
-      const loaded = await loadOrReport(file, io)
+      // The `${VAR}`s are set in the pod, not where the manifests are printed.
+      const loaded = await loadOrReport(file, io, { checkEnv: false })
       if (typeof loaded === "number") return loaded
       config = loaded
       configText = readFileSync(file, "utf8")

@@ -11,19 +11,12 @@ import { makeGateway } from "./Gateway.ts"
 import { type HttpServer, Paths, startHttpServer } from "./HttpServer.ts"
 import { makeMcpEndpoint } from "./McpEndpoint.ts"
 import { buildReporters, type ReporterSelection, selectReporters } from "./Reporters.ts"
+import { ShutdownBudget } from "./ShutdownBudget.ts"
 import { type StatusRuntime, startStatus } from "./Status.ts"
 import { colorsEnabled } from "./Terminal.ts"
 import { VERSION } from "./Version.ts"
 
-/** Shutdown budget: exit within 10 s of SIGTERM (docs/behaviours.md#shutdown). */
-export const ShutdownBudget = {
-  /** Longest wait for in-flight calls (the config's `shutdown.drainTimeout` is capped to it). */
-  maxDrainMs: 5_000,
-  /** Time the reporters get for the final status. */
-  finalStatusMs: 3_000,
-  /** If anything hangs past this, the process exits anyway. */
-  hardExitMs: 9_500
-} as const
+export { ShutdownBudget } from "./ShutdownBudget.ts"
 
 /** The HTTP server could not listen; `message` says why and what to change. */
 export class ListenError extends Schema.TaggedError<ListenError>()("ListenError", {
@@ -179,6 +172,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
       }, ShutdownBudget.hardExitMs)
       hard.unref()
     }
+    // The config refuses more than maxDrainMs; the bound here only guards hand-built configs.
     const drainMs = Math.min(config.shutdown.drainTimeout, ShutdownBudget.maxDrainMs)
     yield* log(
       "info",

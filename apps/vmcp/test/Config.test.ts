@@ -105,7 +105,18 @@ describe("config", () => {
         found: '"Clock"'
       },
       { path: "backends[0].transport", expected: '"stdio" | "streamable-http"', found: '"sse"' },
-      { path: "backends[1].comand", expected: "no such key (check the spelling)", found: '"node"' }
+      // An unknown key's value is never shown: it may be a misspelt `headers`.
+      {
+        path: "backends[1].comand",
+        expected: "no such key (check the spelling)",
+        found: "a string (not shown)"
+      },
+      // Cross-field rules run beside the schema's: every problem at once.
+      {
+        path: "backends[1].command",
+        expected: "the program to run for a stdio backend, e.g. command: node",
+        found: "nothing (the key is missing)"
+      }
     ])
   })
 
@@ -132,7 +143,7 @@ describe("config", () => {
       ]
     })
     expect(error.issues).toEqual([
-      { path: "backends[0].headers.Authorization", expected: "string", found: "number" }
+      { path: "backends[0].headers.Authorization", expected: "string", found: "a number" }
     ])
   })
 
@@ -169,7 +180,8 @@ describe("vmcp validate", () => {
     })
     expect(code).toBe(2)
     expect(err.text()).toBe(
-      `error: invalid config ${file}\n  listen.port: expected a port between 0 and 65535, found 99999\n`
+      `error: invalid config ${file}\n  listen.port: expected a port between 0 and 65535, found 99999\n` +
+        "  backends[0].command: expected the program to run for a stdio backend, e.g. command: node, found nothing (the key is missing)\n"
     )
     expect(err.text()).not.toContain("\u001b[")
   })
@@ -208,5 +220,134 @@ describe("vmcp serve with bad input", () => {
     expect(err.text()).toContain('--port must be a port between 0 and 65535, got "http"')
     expect(await runCli(["serve", "--config", good, "--reporters", "log,statsd"], io)).toBe(2)
     expect(err.text()).toContain('--reporters: unknown reporter "statsd"')
+  })
+})
+
+const bomb = [
+  'lol: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]',
+  "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]",
+  "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]",
+  "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]",
+  "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]",
+  "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]",
+  "g: [*f, *f, *f, *f, *f, *f, *f, *f, *f]",
+  ""
+].join("\n")
+
+describe("config traps (issue 13)", () => {
+  const http = (extra: Record<string, unknown>) => ({
+    backends: [{ name: "a", transport: "streamable-http", url: "http://127.0.0.1:9/mcp", ...extra }]
+  })
+
+  it("refuses a URL with credentials, says to move them to headers, and never echoes them", () => {
+    const error = failure(http({ url: "https://alice:s3cret@mcp.example.com/mcp" }))
+    expect(error.issues).toHaveLength(1)
+    expect(error.issues[0]?.path).toBe("backends[0].url")
+    expect(error.issues[0]?.expected).toContain("move the credentials to `headers`")
+    expect(error.issues[0]?.expected).toContain("authorization: Basic")
+    expect(JSON.stringify(error.issues)).not.toContain("s3cret")
+    expect(error.message).not.toContain("s3cret")
+  })
+
+  it("names an unset environment variable and the field that uses it; a set one passes", () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the config syntax under test
+    const reference = "Bearer ${API_TOKEN}"
+    const input = http({ headers: { authorization: reference, "x-team": "core" } })
+    const exit = Effect.runSync(Effect.exit(decodeConfig(input, "t.yaml", { env: {} })))
+    if (Exit.isSuccess(exit)) throw new Error("expected the unset variable to be rejected")
+    const reason = exit.cause.reasons[0]
+    if (reason?._tag !== "Fail") throw new Error("expected a ConfigError")
+    expect(reason.error.issues).toHaveLength(1)
+    expect(reason.error.issues[0]?.path).toBe("backends[0].headers.authorization")
+    expect(reason.error.message).toContain(
+      "backends[0].headers.authorization: environment variable API_TOKEN is not set"
+    )
+    expect(reason.error.message).toContain("export API_TOKEN=")
+    const ok = Effect.runSync(decodeConfig(input, "t.yaml", { env: { API_TOKEN: "t0k" } }))
+    expect(ok.backends[0]?.headers.authorization).toBe(reference)
+  })
+
+  it("bounds every duration to what a timer holds (2147483647 ms) and says the maximum", () => {
+    const fields: ReadonlyArray<[string, Record<string, unknown>]> = [
+      ["calls.timeout", { calls: { timeout: "600h" } }],
+      ["health.interval", { health: { interval: 2_147_483_648 } }],
+      ["health.timeout", { health: { timeout: "600h" } }],
+      ["health.slowThreshold", { health: { slowThreshold: "600h" } }],
+      ["health.circuitBreaker.openDuration", { health: { circuitBreaker: { openDuration: "600h" } } }],
+      ["health.circuitBreaker.maxOpenDuration", { health: { circuitBreaker: { maxOpenDuration: "600h" } } }],
+      ["status.interval", { status: { interval: "600h" } }],
+      ["status.log.summaryInterval", { status: { log: { summaryInterval: "600h" } } }],
+      ["status.k8s.slowRetry", { status: { k8s: { slowRetry: "600h" } } }],
+      ["backends[0].callTimeout", http({ callTimeout: "600h" })]
+    ]
+    for (const [path, input] of fields) {
+      const error = failure(input)
+      expect(error.issues.map((i) => i.path)).toEqual([path])
+      expect(error.issues[0]?.expected).toContain("at most 2147483647 ms (about 24.8 days)")
+    }
+    const edge = Effect.runSync(decodeConfig({ health: { interval: 2_147_483_647 } }, "t.yaml"))
+    expect(edge.health.interval).toBe(2_147_483_647)
+  })
+
+  it("refuses a shutdown.drainTimeout above the 5 s the shutdown budget allows, instead of cutting it", () => {
+    const error = failure({ shutdown: { drainTimeout: "30s" } })
+    expect(error.issues).toEqual([
+      {
+        path: "shutdown.drainTimeout",
+        expected: expect.stringContaining("at most 5s"),
+        found: '"30s"'
+      }
+    ])
+    expect(
+      Effect.runSync(decodeConfig({ shutdown: { drainTimeout: "5s" } }, "t.yaml")).shutdown.drainTimeout
+    ).toBe(5000)
+  })
+
+  it("turns a YAML alias bomb into a config error naming the file and line, not a defect", () => {
+    const file = tempFile(bomb)
+    const exit = Effect.runSync(Effect.exit(loadVmcpConfig(file)))
+    if (Exit.isSuccess(exit)) throw new Error("expected the alias bomb to be rejected")
+    const reason = exit.cause.reasons[0]
+    expect(reason?._tag).toBe("Fail")
+    if (reason?._tag !== "Fail") return
+    expect(reason.error.file).toBe(file)
+    expect(reason.error.issues[0]?.path).toMatch(/^\(line \d+, column \d+\)$/)
+    expect(reason.error.issues[0]?.expected).toContain("alias")
+  })
+
+  it("reports schema and cross-field problems together", () => {
+    const error = failure({
+      listen: { port: "eighty" },
+      backends: [
+        { name: "a", transport: "stdio", command: "node" },
+        { name: "a", transport: "streamable-http", url: "not a url" }
+      ]
+    })
+    expect(error.issues.map((i) => i.path)).toEqual(["listen.port", "backends[1].name", "backends[1].url"])
+  })
+
+  it("never prints args, header, env or url values, nor values under unknown keys or in mappings", () => {
+    const error = failure({
+      backends: [
+        { name: "a", transport: "stdio", command: "node", args: "--token=s3cret-args" },
+        { name: "b", transport: "stdio", command: "node", args: ["ok", { token: "s3cret-arg-map" }] },
+        { name: "c", transport: "streamable-http", url: "http://x/mcp", headers: "Bearer s3cret-headers" },
+        { name: "d", transport: "stdio", command: "node", env: ["TOKEN=s3cret-env"] },
+        { name: "e", transport: "streamable-http", url: 7, headrs: { authorization: "Bearer s3cret-typo" } }
+      ],
+      servers: { github: { headers: { authorization: "Bearer s3cret-excess" } } }
+    })
+    expect(error.issues.map((i) => i.path).sort()).toEqual([
+      "backends[0].args",
+      "backends[1].args[1]",
+      "backends[2].headers",
+      "backends[3].env",
+      "backends[4].headrs",
+      "backends[4].url",
+      "servers"
+    ])
+    expect(JSON.stringify(error.issues)).not.toContain("s3cret")
+    expect(error.message).not.toContain("s3cret")
+    expect(error.issues.find((i) => i.path === "backends[0].args")?.found).toBe("a string (not shown)")
   })
 })

@@ -21,12 +21,12 @@ const CLI = join(
 )
 
 /** `vmcp validate --config <file>` on `content`, as a user runs it. */
-const validate = (content: string) => {
+const validate = (content: string, env: Record<string, string> = {}) => {
   const file = join(mkdtempSync(join(tmpdir(), "vmcp-bad-")), "vmcp.yaml")
   writeFileSync(file, content)
   const run = spawnSync(process.execPath, [CLI, "validate", "--config", file], {
     encoding: "utf8",
-    env: { NO_COLOR: "1" }
+    env: { ...env, NO_COLOR: "1" }
   })
   return { code: run.status, stderr: run.stderr, stdout: run.stdout }
 }
@@ -64,6 +64,62 @@ describe("bad input catalogue", () => {
     expect(stderr).toContain(path)
     expect(stderr).toContain(found)
   })
+
+  // Issue 13: each used to validate (or die with exit 1, or print a secret); each now exits 2,
+  // naming the field and the fix, and no planted secret reaches the output.
+  it.each([
+    [
+      "credentials in the URL",
+      "backends: [{ name: a, transport: streamable-http, url: 'https://alice:s3cret-pw@mcp.example.com/mcp' }]",
+      ["backends[0].url", "move the credentials to `headers`"]
+    ],
+    [
+      "an unset environment variable",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the config syntax under test
+      "backends: [{ name: a, transport: streamable-http, url: 'https://mcp.example.com/mcp', headers: { authorization: 'Bearer ${API_TOKEN}', x-key: s3cret-header } }]",
+      ["backends[0].headers.authorization: environment variable API_TOKEN is not set", "export API_TOKEN="]
+    ],
+    [
+      "a duration past what a timer holds",
+      "calls: { timeout: 600h }",
+      ["calls.timeout", "at most 2147483647 ms"]
+    ],
+    [
+      "a drain longer than the shutdown budget",
+      "shutdown: { drainTimeout: 30s }",
+      ["shutdown.drainTimeout", "at most 5s"]
+    ],
+    [
+      "a YAML alias bomb",
+      [
+        "a: &a [s3cret-lol, s3cret-lol, s3cret-lol, s3cret-lol, s3cret-lol, s3cret-lol, s3cret-lol, s3cret-lol]",
+        ...["b", "c", "d", "e", "f", "g"].map(
+          (k, i) => `${k}: &${k} [${Array(8).fill(`*${"abcdef"[i]}`).join(", ")}]`
+        )
+      ].join("\n"),
+      ["(line ", "alias"]
+    ],
+    [
+      "args given as a string",
+      "backends: [{ name: a, transport: stdio, command: node, args: '--token=s3cret-arg', env: [S3CRET=s3cret-env] }]",
+      ["backends[0].args", "backends[0].env", "not shown"]
+    ],
+    [
+      "schema and cross-field problems at once",
+      "listen: { port: 99999 }\nbackends: [{ name: a, transport: stdio, command: node }, { name: a, transport: stdio, command: node, headers: { k: s3cret-h } }]",
+      ["listen.port", "backends[1].name", "a name no other backend uses"]
+    ]
+  ])(
+    "config trap, %s: `vmcp validate` exits 2, names the field and the fix, prints no secret",
+    (_name, content, fragments) => {
+      const { code, stderr, stdout } = validate(content, { UNRELATED: "s3cret-env-var" })
+      expect(code).toBe(2)
+      expect(stderr).toContain("vmcp.yaml")
+      for (const fragment of fragments) expect(stderr).toContain(fragment)
+      expect(stderr + stdout).not.toContain("s3cret")
+      expect(stderr).not.toMatch(/^\s+at /m)
+    }
+  )
 
   it.each([
     ["VMCP_NAME with capitals", { VMCP_NAME: "My_VMCP", VMCP_NAMESPACE: "tools" }, "VMCP_NAME", "DNS-1123"],
