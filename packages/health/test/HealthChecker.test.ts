@@ -242,7 +242,7 @@ describe("MCP backends over Streamable HTTP", () => {
         ]
       })
       const s = yield* untilSnapshot(checker, (x) => x.initialRoundComplete)
-      assert.strictEqual(backendOf(s, "docs")?.url, `${fixture.url}?api_key=REDACTED&region=eu`)
+      assert.strictEqual(backendOf(s, "docs")?.url, `${fixture.url}?api_key=REDACTED&region=REDACTED`)
       assert.notInclude(JSON.stringify(s), "topsecret")
     })
   )
