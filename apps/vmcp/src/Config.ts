@@ -104,7 +104,31 @@ export const VmcpConfig = Schema.Struct({
     host: Schema.NonEmptyString.pipe(withDefault("127.0.0.1")),
     port: Port.pipe(withDefault(4483)),
     /** 2025-era MCP sessions kept open at most; past it the least recently used is closed. */
-    maxSessions: PositiveInt.pipe(withDefault(1000))
+    maxSessions: PositiveInt.pipe(withDefault(1000)),
+    /** Browser origins served besides loopback ones, exactly (`https://console.example`); any other `Origin` gets 403. */
+    allowedOrigins: Schema.optionalKey(
+      Schema.Array(
+        Schema.String.pipe(
+          Schema.check(
+            Schema.isPattern(/^https?:\/\/[^/?#@\s]+$/, {
+              message: "an origin (scheme://host[:port], no path), e.g. https://console.example"
+            })
+          )
+        )
+      )
+    ),
+    /** Off loopback: the `Host` values served (`name` any port, `name:port`); unset, any. `/healthz` and `/readyz` are exempt (probes). */
+    allowedHosts: Schema.optionalKey(
+      Schema.Array(
+        Schema.String.pipe(
+          Schema.check(
+            Schema.isPattern(/^[^/?#@\s]+$/, {
+              message: "a host name, optionally with :port, e.g. vmcp.example.com"
+            })
+          )
+        )
+      )
+    )
   }).pipe(withDefault({})),
   aggregation: Schema.Struct({
     /** `prefix`: every tool is `<backend><separator><tool>`. `priority`: plain names, the first backend in `priority` wins a clash. */

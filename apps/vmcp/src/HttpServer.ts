@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { localhostHostValidation } from "@modelcontextprotocol/node"
 import type { RuntimeStatus } from "@vmcp-status/core"
-import type { McpEndpoint } from "./McpEndpoint.ts"
+import { type McpEndpoint, rpcForbidden } from "./McpEndpoint.ts"
+import type { Readiness } from "./Readiness.ts"
+import { checkRequest, makeRequestPolicy } from "./RequestPolicy.ts"
 
 /** The paths the server answers. */
 export const Paths = {
@@ -18,8 +19,12 @@ export interface HttpServerOptions {
   readonly host: string
   readonly port: number
   readonly endpoint: McpEndpoint
-  /** Ready for traffic: after the first health round, until shutdown starts. */
-  readonly ready: () => boolean
+  /** Ready for traffic, or why not (see `readiness`); `/readyz` answers 200 or 503 with it as JSON. */
+  readonly ready: () => Readiness | boolean
+  /** Origins served besides loopback ones (exact, e.g. `https://console.example`); `listen.allowedOrigins`. */
+  readonly allowedOrigins?: ReadonlyArray<string> | undefined
+  /** Off loopback: the `Host` values served (probe paths exempt); unset, any. `listen.allowedHosts`. */
+  readonly allowedHosts?: ReadonlyArray<string> | undefined
   /** The current status, if any. */
   readonly status: () => RuntimeStatus | undefined
   /** A `/metrics` handler; 404 when absent. */
@@ -55,17 +60,21 @@ export const publicStatus = (status: RuntimeStatus): RuntimeStatus => ({
   backends: status.backends.map(({ url: _url, ...backend }) => backend)
 })
 
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"])
-
 const text = (res: ServerResponse, status: number, body: string) => {
   res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" })
   res.end(`${body}\n`)
 }
 
+const json = (res: ServerResponse, status: number, body: unknown) => {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" })
+  res.end(`${JSON.stringify(body)}\n`)
+}
+
 /**
  * Starts the HTTP server: MCP at `/mcp`, `/healthz` (the process serves), `/readyz` (ready
  * for traffic), `/status` (the RuntimeStatus as JSON) and `/metrics`. Bound to loopback unless
- * told otherwise; on loopback the `Host` header is checked against DNS rebinding.
+ * told otherwise. Every route checks `Origin` and `Host` first (`checkRequest`, DNS rebinding):
+ * a refused request gets 403, with a JSON-RPC error body on `/mcp`.
  *
  * @example
  * ```ts
@@ -77,18 +86,26 @@ const text = (res: ServerResponse, status: number, body: string) => {
  * ```
  */
 export const startHttpServer = (options: HttpServerOptions): Promise<HttpServer> => {
-  const checkHost = LOOPBACK.has(options.host) ? localhostHostValidation() : undefined
+  const policy = makeRequestPolicy(options)
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://localhost").pathname
+    const verdict = checkRequest(policy, { path, host: req.headers.host, origin: req.headers.origin })
+    if (!verdict.ok) {
+      if (path === Paths.mcp) return json(res, 403, rpcForbidden(verdict.message))
+      return text(res, 403, verdict.message)
+    }
     switch (path) {
       case Paths.mcp:
-        if (checkHost !== undefined && !checkHost(req, res)) return
         void options.endpoint.handle(req, res)
         return
       case Paths.healthz:
         return text(res, 200, "ok")
-      case Paths.readyz:
-        return options.ready() ? text(res, 200, "ready") : text(res, 503, "not ready")
+      case Paths.readyz: {
+        const ready = options.ready()
+        const answer: Readiness =
+          typeof ready !== "boolean" ? ready : ready ? { ready: true } : { ready: false, reason: "not ready" }
+        return json(res, answer.ready ? 200 : 503, answer)
+      }
       case Paths.status: {
         const status = options.status()
         if (status === undefined) return text(res, 503, "no status yet")

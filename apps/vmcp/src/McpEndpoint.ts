@@ -51,9 +51,16 @@ const json = (status: number, body: unknown) =>
 const rpcError = (code: number, message: string) => ({ jsonrpc: "2.0", id: null, error: { code, message } })
 
 /**
+ * The JSON-RPC body of a 403 on the MCP path (a refused `Origin` or `Host`); `-32000`, as the SDK's
+ * own validation answers.
+ */
+export const rpcForbidden = (message: string) => rpcError(-32000, message)
+
+/**
  * Serves the aggregated tools to MCP clients of both protocol eras: 2025-era clients get a
  * session (`initialize`, `Mcp-Session-Id`, a GET stream for notifications); 2026-07-28 clients
- * are served per request with `subscriptions/listen` for change notifications.
+ * are served per request with `subscriptions/listen` for change notifications. `handle` checks
+ * neither `Origin` nor `Host`: `startHttpServer` does, on every route, before it calls `handle`.
  *
  * @example
  * ```ts

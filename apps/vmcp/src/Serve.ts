@@ -10,6 +10,7 @@ import type { VmcpConfig } from "./Config.ts"
 import { makeGateway } from "./Gateway.ts"
 import { type HttpServer, Paths, startHttpServer } from "./HttpServer.ts"
 import { makeMcpEndpoint } from "./McpEndpoint.ts"
+import { readiness } from "./Readiness.ts"
 import { buildReporters, type ReporterSelection, selectReporters } from "./Reporters.ts"
 import { ShutdownBudget } from "./ShutdownBudget.ts"
 import { type StatusRuntime, startStatus } from "./Status.ts"
@@ -132,8 +133,15 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
           host: config.listen.host,
           port: config.listen.port,
           endpoint,
-          ready: () => !stopping && status?.initialRoundComplete() === true,
+          ready: () =>
+            readiness({
+              stopping,
+              initialRoundComplete: status?.initialRoundComplete() === true,
+              status: status?.current()
+            }),
           status: () => status?.current(),
+          allowedOrigins: config.listen.allowedOrigins,
+          allowedHosts: config.listen.allowedHosts,
           ...(built.prometheus === undefined ? {} : { metrics: metricsHandler(built.prometheus.registry) })
         }),
       catch: (error) => {
@@ -215,7 +223,9 @@ const serveHelp = `Usage: vmcp serve [--config <file>] [options]
 Starts the Virtual MCP Server: connects to the configured backends (Streamable HTTP or stdio),
 serves their tools as one MCP endpoint at ${Paths.mcp} (Streamable HTTP), checks their health, and
 reports the status to the log, Kubernetes and Prometheus. Also serves ${Paths.healthz}, ${Paths.readyz}
-(ready after the first health round), ${Paths.status} (the status as JSON) and ${Paths.metrics}.
+(ready after the first health round while a backend is routable), ${Paths.status} (the status as
+JSON) and ${Paths.metrics}. A request with a foreign Origin (not loopback, not in
+listen.allowedOrigins) gets 403; on loopback, so does one whose Host is not a loopback name.
 
 Reporters: in a cluster (KUBERNETES_SERVICE_HOST with VMCP_NAME and VMCP_NAMESPACE set) log, k8s
 and prometheus, the log as JSON lines; elsewhere log and prometheus. A reporter that cannot start
