@@ -7,7 +7,13 @@ import {
   type Tool
 } from "@modelcontextprotocol/client"
 import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/client/stdio"
-import { type Transport as CoreTransport, redactUrl } from "@vmcp-status/core"
+import {
+  type Transport as CoreTransport,
+  makeRedactor,
+  type Redactor,
+  redactUrl,
+  secretsOfUrl
+} from "@vmcp-status/core"
 import { expandEnv, type VmcpBackendConfig } from "./Config.ts"
 import { VERSION } from "./Version.ts"
 
@@ -22,8 +28,16 @@ const CLIENT_INFO = { name: "vmcp", version: VERSION }
 export interface BackendConnection {
   readonly name: string
   readonly transport: CoreTransport
-  /** The backend URL with credentials and secret query parameters redacted (stdio: the command). */
+  /** The backend URL with credentials, query values and path tokens redacted (stdio: the command). */
   readonly displayUrl: string
+  /**
+   * Redacts text about this backend before it leaves the process: its known secrets (the header
+   * values sent, the env values given to the process, the secret parts of its URL) and the
+   * generic patterns, bounded (see `makeRedactor`).
+   */
+  readonly redact: Redactor
+  /** The known secrets behind `redact`, for a process-wide redactor. */
+  readonly secrets: ReadonlyArray<string>
   /** MCP `ping` on the kept session (opening it first if needed). */
   readonly ping: (options: { readonly timeoutMs: number; readonly signal?: AbortSignal }) => Promise<void>
   /** `tools/list` on the kept session; the result also becomes `tools()`. */
@@ -68,6 +82,29 @@ const withTimeout = <A>(promise: Promise<A>, ms: number, what: string): Promise<
 }
 
 /**
+ * The known secrets of a backend, as `makeRedactor` takes them: the header values and the env
+ * values it is given (after `${VAR}` expansion: what is actually sent) and the secret parts of
+ * its URL (userinfo, query values, path tokens).
+ *
+ * @example
+ * ```ts
+ * import { backendSecrets } from "@vmcp-status/vmcp"
+ *
+ * backendSecrets({ name: "gh", transport: "streamable-http", url: "https://x.io/mcp",
+ *   headers: { authorization: "Bearer ${GH_TOKEN}" }, env: {}, args: [] }, { GH_TOKEN: "ghp_abc123" })
+ * // ["Bearer ghp_abc123"]
+ * ```
+ */
+export const backendSecrets = (
+  config: VmcpBackendConfig,
+  env: Readonly<Record<string, string | undefined>> = process.env
+): ReadonlyArray<string> => [
+  ...Object.values(config.headers).map((v) => expandEnv(v, env)),
+  ...Object.values(config.env).map((v) => expandEnv(v, env)),
+  ...(config.url === undefined ? [] : secretsOfUrl(config.url))
+]
+
+/**
  * Makes a connection to one configured backend. Nothing is opened until the first request.
  *
  * @example
@@ -90,6 +127,8 @@ export const makeBackendConnection = (
   let closed = false
   let tools: ReadonlyArray<Tool> = []
   let generation = 0
+  const secrets = backendSecrets(config, env)
+  const redact = makeRedactor({ secrets })
 
   const makeTransport = () => {
     if (config.transport === "stdio") {
@@ -178,6 +217,8 @@ export const makeBackendConnection = (
     name: config.name,
     transport: config.transport,
     displayUrl: config.transport === "stdio" ? `stdio:${config.command ?? ""}` : redactUrl(config.url ?? ""),
+    redact,
+    secrets,
     ping: ({ timeoutMs, signal }) =>
       request((c) => c.ping({ timeout: timeoutMs, ...(signal === undefined ? {} : { signal }) })).then(
         () => undefined

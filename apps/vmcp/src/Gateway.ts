@@ -1,4 +1,5 @@
 import type { CallToolResult } from "@modelcontextprotocol/server"
+import { categorize } from "@vmcp-status/health"
 import { aggregateTools, type RoutedTool, sameTools } from "./Aggregation.ts"
 import type { BackendConnection } from "./BackendConnection.ts"
 import type { VmcpConfig } from "./Config.ts"
@@ -29,10 +30,15 @@ export interface Gateway extends ToolRouter {
 
 const errorResult = (text: string): CallToolResult => ({ content: [{ type: "text", text }], isError: true })
 
-const describe = (error: unknown): string => {
-  const message = error instanceof Error ? error.message : String(error)
-  // Backend errors may echo a URL; keep the category of the problem, not the address.
-  return message.replace(/https?:\/\/\S+/g, "<backend>")
+/**
+ * The category first (`http_error (HTTP 500)`), since the SDK's own text may not name the
+ * status; then the backend's text, which may echo the request (URL, headers) back: it reaches
+ * the client only redacted with that backend's secrets, and bounded.
+ */
+const describe = (error: unknown, connection: BackendConnection): string => {
+  const failure = categorize(error)
+  const category = failure.category === "probe_error" ? "" : `${failure.category} (${failure.detail}): `
+  return connection.redact(`${category}${error instanceof Error ? error.message : String(error)}`)
 }
 
 /**
@@ -96,7 +102,7 @@ export const makeGateway = (config: VmcpConfig, connections: ReadonlyArray<Backe
         return await connection.callTool(route.backendTool, args, { timeoutMs, signal: controller.signal })
       } catch (error) {
         return errorResult(
-          `vmcp: calling ${route.backendTool} on backend ${route.backend} failed: ${describe(error)}`
+          `vmcp: calling ${route.backendTool} on backend ${route.backend} failed: ${describe(error, connection)}`
         )
       } finally {
         signal.removeEventListener("abort", onAbort)

@@ -1,10 +1,11 @@
 import { dirname, resolve } from "node:path"
-import { ReporterStartError } from "@vmcp-status/core"
+import { Writable } from "node:stream"
+import { makeRedactor, type Redactor, ReporterStartError } from "@vmcp-status/core"
 import { createDefaultLogger, resolveFormat } from "@vmcp-status/log"
 import { metricsHandler } from "@vmcp-status/prometheus"
 import { Cause, Effect, Exit, Logger, Schema } from "effect"
 import type winston from "winston"
-import { makeBackendConnection } from "./BackendConnection.ts"
+import { backendSecrets, makeBackendConnection } from "./BackendConnection.ts"
 import { type CliIo, type Command, ExitCode, loadOrReport, usageError } from "./CommandLine.ts"
 import type { VmcpConfig } from "./Config.ts"
 import { makeGateway } from "./Gateway.ts"
@@ -64,6 +65,22 @@ const effectLogger = (logger: winston.Logger) =>
   })
 
 /**
+ * The log's stream behind a filter that removes every backend's known secrets (and the generic
+ * patterns) from each write: the last line of defence for text that reaches stdout.
+ */
+const redactingStream = (target: CliIo["stdout"], redact: Redactor): CliIo["stdout"] =>
+  Object.assign(
+    new Writable({
+      // winston writes one whole entry per call, so a secret is never split across writes.
+      write(chunk, _encoding, done) {
+        target.write(redact(String(chunk)))
+        done()
+      }
+    }),
+    target.isTTY === undefined ? {} : { isTTY: target.isTTY }
+  )
+
+/**
  * Runs the server until a stop signal, then shuts down in order: readiness off, in-flight
  * calls drained (bounded), final status published (`ShuttingDown`), backends and listeners
  * closed. Resolves with the exit code.
@@ -84,9 +101,14 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
   const stopSignal = options.stopSignal ?? signals()
   const env = io.env
   const isTTY = io.stdout.isTTY === true
+  const redact = makeRedactor({
+    secrets: config.backends.flatMap((b) => backendSecrets(b, env)),
+    maxLength: Number.POSITIVE_INFINITY
+  })
+  const stdout = redactingStream(io.stdout, redact)
   const logger = createDefaultLogger({
     format: resolveFormat(config.status.log.format, { isTTY, env }),
-    stream: io.stdout,
+    stream: stdout,
     color: colorsEnabled(io.stdout)
   })
   const vmcp = options.objectName ?? env.VMCP_NAME ?? config.name
@@ -118,7 +140,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
     const built = yield* Effect.promise(() =>
       buildReporters(selection, config, {
         env,
-        stream: io.stdout,
+        stream: stdout,
         ...(options.kubeconfig === undefined ? {} : { kubeconfig: options.kubeconfig }),
         ...(options.objectName === undefined ? {} : { objectName: options.objectName }),
         ...(options.objectNamespace === undefined ? {} : { objectNamespace: options.objectNamespace })
@@ -209,7 +231,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
       ? `reporter "${error.reporter}" is required but could not start: ${error.message}`
       : error instanceof ListenError
         ? error.message
-        : `vmcp failed: ${error instanceof Error ? error.message : String(error)}`
+        : `vmcp failed: ${redact(error instanceof Error ? error.message : String(error))}`
   await new Promise<void>((resolve) => {
     logger.once("finish", resolve)
     logger.log({ level: "error", message, vmcp })

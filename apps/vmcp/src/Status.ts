@@ -147,10 +147,20 @@ export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) 
   let latest: RuntimeStatus | undefined
   let roundComplete = false
   let finished = false
+  // Each backend's message passes its own redactor before any reporter or `/status` sees it.
+  const redactors = new Map(gateway.connections.map((c) => [c.name, c.redact]))
+  const redacted = (status: RuntimeStatus): RuntimeStatus => ({
+    ...status,
+    backends: status.backends.map((b) => {
+      const redact = redactors.get(b.name)
+      return redact === undefined || b.message === "" ? b : { ...b, message: redact(b.message) }
+    })
+  })
   const sink = {
-    update: (status: RuntimeStatus) =>
+    update: (raw: RuntimeStatus) =>
       Effect.suspend(() => {
         if (finished) return Effect.void
+        const status = redacted(raw)
         latest = status
         // Ready for traffic once every backend has been probed at least once.
         if (
