@@ -1,4 +1,10 @@
-import { type BackendHealth, decodeRuntimeStatus, type Phase, type RuntimeStatus } from "@vmcp-status/core"
+import {
+  type BackendHealth,
+  decodeRuntimeStatus,
+  type Phase,
+  type RuntimeStatus,
+  redactText
+} from "@vmcp-status/core"
 import { type CliIo, type Command, ExitCode, usageError, writeLine } from "./CommandLine.ts"
 import { Paths } from "./HttpServer.ts"
 import { type Paint, paintFor } from "./Terminal.ts"
@@ -33,12 +39,17 @@ const healthColor = (paint: Paint, health: BackendHealth) =>
  * ```
  */
 export const formatStatus = (status: RuntimeStatus, paint: Paint): string => {
-  const lines = [`${paint.bold(phaseColor(paint, status.phase)(status.phase))}  ${status.message}`]
+  // The server redacts at the source; a status from elsewhere (an older server) is redacted here too.
+  const lines = [
+    `${paint.bold(phaseColor(paint, status.phase)(status.phase))}  ${redactText(status.message)}`
+  ]
   const width = Math.max(0, ...status.backends.map((b) => b.name.length))
   for (const b of status.backends) {
     const health = healthColor(paint, b.health)(b.health.padEnd(15))
     const tools = `${b.toolCount} tool${b.toolCount === 1 ? "" : "s"}`.padEnd(9)
-    lines.push(`  ${b.name.padEnd(width)}  ${health}  ${tools}  ${paint.dim(b.message)}`.trimEnd())
+    lines.push(
+      `  ${b.name.padEnd(width)}  ${health}  ${tools}  ${paint.dim(redactText(b.message))}`.trimEnd()
+    )
   }
   lines.push(
     paint.dim(`conditions: ${status.conditions.map((c) => `${c.type}=${c.status} (${c.reason})`).join(", ")}`)
