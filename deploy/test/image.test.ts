@@ -294,7 +294,7 @@ describe.skipIf(reason !== undefined)("the vmcp OCI image (deploy/image/build.sh
     }
   })
 
-  it("vmcp serve with the image's example on loopback: /healthz, MCP tools/list, /status Ready; SIGTERM exits 0", async () => {
+  it("vmcp serve with the image's example on loopback: /healthz, MCP tools/list, clock and echo routable on /status; SIGTERM exits 0", async () => {
     const { Cmd } = unpacked.image.config
     // The image's own CMD (the example, on 0.0.0.0 for a published port), kept on loopback here.
     const config = Cmd[Cmd.indexOf("--config") + 1]!
@@ -321,20 +321,34 @@ describe.skipIf(reason !== undefined)("the vmcp OCI image (deploy/image/build.sh
     expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
 
     expect((await fetch(`${base}/healthz`)).status).toBe(200)
+    // The example's probe timeout (1.5 s) and flaky backend are for watching transitions live, so on
+    // a loaded machine the phase may stay Degraded: wait for clock and echo to be routable instead.
+    const routable = new Set(["healthy", "degraded"])
     await eventually(
-      "/status to be Ready",
+      "/status to show clock and echo routable",
       async () => {
         const res = await fetch(`${base}/status`)
-        return res.ok && ((await res.json()) as { phase: string }).phase === "Ready" ? true : undefined
+        if (!res.ok) return undefined
+        const status = (await res.json()) as { backends: Array<{ name: string; health: string }> }
+        const up = status.backends.filter((b) => routable.has(b.health)).map((b) => b.name)
+        return up.includes("clock") && up.includes("echo") ? true : undefined
       },
       180_000
     )
     const client = new Client({ name: "image-test", version: "0.0.0" })
     await client.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`)))
-    const names = (await client.listTools(undefined, { cacheMode: "bypass" })).tools.map((t) => t.name)
+    // The flaky backend's tools come and go by design; clock's and echo's stay while routable.
+    const wanted = ["clock_now", "clock_unix", "echo_echo", "echo_shout"]
+    const names = await eventually(
+      "clock's and echo's tools through the image's gateway",
+      async () => {
+        const listed = (await client.listTools(undefined, { cacheMode: "bypass" })).tools.map((t) => t.name)
+        return wanted.every((w) => listed.includes(w)) ? listed : undefined
+      },
+      180_000
+    )
     await client.close()
-    // The flaky backend's tools come and go by design; clock's and echo's stay.
-    expect(names).toEqual(expect.arrayContaining(["clock_now", "clock_unix", "echo_echo", "echo_shout"]))
+    expect(names).toEqual(expect.arrayContaining(wanted))
 
     server.child.kill("SIGTERM")
     expect(await server.exited, server.output().stderr).toBe(0)
