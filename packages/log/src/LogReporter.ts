@@ -2,7 +2,7 @@ import { InvalidOptionError, Reporter, transitions } from "@vmcp-status/core"
 import { Clock, Duration, Effect, Option } from "effect"
 import type winston from "winston"
 import { type LogEntry, summaryEntry, transitionEntry } from "./Lines.ts"
-import { createDefaultLogger, type LogFormat, resolveFormat } from "./Logger.ts"
+import { createDefaultLogger, type LogFormat, resolveColor, resolveFormat } from "./Logger.ts"
 
 /** Options of `makeLogReporter`. Every field has a default. */
 export interface LogReporterOptions {
@@ -67,7 +67,7 @@ export const makeLogReporter = (options: LogReporterOptions = {}): Reporter.Repo
       return createDefaultLogger({
         format: resolveFormat(options.format ?? "auto", { isTTY, env }),
         stream,
-        color: isTTY && (env.NO_COLOR === undefined || env.NO_COLOR === "")
+        color: resolveColor({ isTTY, env })
       })
     })()
   let lastSummaryAt: number | undefined

@@ -27,13 +27,35 @@ export const resolveFormat = (format: LogFormat, environment: FormatEnvironment)
   return environment.isTTY ? "pretty" : "json"
 }
 
+/**
+ * Whether readable lines are coloured, by Node's own rule (as `util.styleText` decides):
+ * `FORCE_COLOR` wins (`0` or `false` turn colour off, any other value on), then `NO_COLOR` or
+ * `NODE_DISABLE_COLORS` turn it off, then `TERM=dumb`; otherwise colour exactly on a terminal.
+ *
+ * @example
+ * ```ts
+ * import { resolveColor } from "@vmcp-status/log"
+ *
+ * resolveColor({ isTTY: false, env: { FORCE_COLOR: "1" } }) // true
+ * resolveColor({ isTTY: true, env: { NO_COLOR: "1" } }) // false
+ * ```
+ */
+export const resolveColor = (environment: FormatEnvironment): boolean => {
+  const { env } = environment
+  const force = env.FORCE_COLOR
+  if (force !== undefined) return force !== "0" && force !== "false"
+  if ((env.NO_COLOR ?? "") !== "" || env.NODE_DISABLE_COLORS !== undefined) return false
+  if (env.TERM === "dumb") return false
+  return environment.isTTY
+}
+
 const time = (timestamp: unknown) => (typeof timestamp === "string" ? timestamp.slice(11, 19) : "")
 
 /** Options of the default logger. */
 export interface DefaultLoggerOptions {
   readonly format: "json" | "pretty"
   readonly stream: NodeJS.WritableStream
-  /** Colour the level in pretty output (default: off; the reporter turns it on for a TTY without NO_COLOR). */
+  /** Colour the level in pretty output (default: off; the reporter decides with `resolveColor`). */
   readonly color?: boolean
   readonly level?: string
 }

@@ -4,7 +4,7 @@ import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import winston from "winston"
 import Transport from "winston-transport"
-import { makeLogReporter, resolveFormat } from "../src/index.ts"
+import { makeLogReporter, resolveColor, resolveFormat } from "../src/index.ts"
 import { capture, drain, github, jira, jiraDown, SECRETS, slack, status } from "./fixtures.ts"
 
 const settle = Effect.gen(function* () {
@@ -89,6 +89,17 @@ describe("makeLogReporter", () => {
       const out = capture(true)
       yield* publishAll(makeLogReporter({ stream: out.stream, env: {} }))
       assert.include(out.lines()[2], "\u001b[")
+    })
+  )
+
+  it.effect("colours readable lines when piped if FORCE_COLOR is set", () =>
+    Effect.gen(function* () {
+      const out = capture(false)
+      yield* publishAll(makeLogReporter({ stream: out.stream, env: { FORCE_COLOR: "1" }, format: "pretty" }))
+      assert.include(out.lines()[2], "\u001b[")
+      const plain = capture(false)
+      yield* publishAll(makeLogReporter({ stream: plain.stream, env: {}, format: "pretty" }))
+      assert.notInclude(plain.lines()[2], "\u001b[")
     })
   )
 
@@ -181,5 +192,23 @@ describe("resolveFormat", () => {
     ["json", true, {}, "json"]
   ] as const)("%s on a TTY=%s with %o is %s", (format, isTTY, env, expected) => {
     assert.strictEqual(resolveFormat(format, { isTTY, env }), expected)
+  })
+})
+
+describe("resolveColor", () => {
+  it.each([
+    [true, {}, true],
+    [false, {}, false],
+    [true, { NO_COLOR: "1" }, false],
+    [true, { NO_COLOR: "" }, true],
+    [true, { NODE_DISABLE_COLORS: "1" }, false],
+    [true, { TERM: "dumb" }, false],
+    [false, { FORCE_COLOR: "1" }, true],
+    [false, { FORCE_COLOR: "" }, true],
+    [true, { FORCE_COLOR: "0" }, false],
+    [true, { FORCE_COLOR: "false" }, false],
+    [false, { FORCE_COLOR: "1", NO_COLOR: "1" }, true]
+  ] as const)("on a TTY=%s with %o is %s", (isTTY, env, expected) => {
+    assert.strictEqual(resolveColor({ isTTY, env }), expected)
   })
 })
