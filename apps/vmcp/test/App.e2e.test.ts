@@ -84,7 +84,7 @@ describeWithKube("vmcp serve, end to end", (kube) => {
     const file = writeConfig({
       name: "e2e",
       listen: { port: 0 },
-      health: { interval: "300ms", timeout: "3s", slowThreshold: "2s", unhealthyThreshold: 2 },
+      health: { interval: "300ms", timeout: "20s", slowThreshold: "15s", unhealthyThreshold: 2 },
       backends: [
         { name: "alpha", transport: "streamable-http", url: alpha.url },
         { name: "beta", transport: "streamable-http", url: beta.url },
@@ -248,7 +248,7 @@ describeWithKube("vmcp serve, end to end", (kube) => {
     const file = writeConfig({
       name: "faults",
       listen: { port: 0 },
-      health: { interval: "300ms", timeout: "3s", slowThreshold: "2s", unhealthyThreshold: 2 },
+      health: { interval: "300ms", timeout: "20s", slowThreshold: "15s", unhealthyThreshold: 2 },
       backends: [
         { name: "alpha", transport: "streamable-http", url: alpha.url },
         { name: "beta", transport: "streamable-http", url: beta.url }
@@ -379,7 +379,7 @@ describe("vmcp serve, startup and shutdown", () => {
     cleanups.push(() => slow.close())
     const file = writeConfig({
       listen: { port: 0 },
-      health: { interval: "300ms", timeout: "5s", slowThreshold: "4s" },
+      health: { interval: "300ms", timeout: "20s", slowThreshold: "15s" },
       backends: [{ name: "slow", transport: "streamable-http", url: slow.url }]
     })
     const app = startApp(["--config", file, "--reporters", "log"])

@@ -34,8 +34,11 @@ describe("scale", () => {
         const wallStart = performance.now()
         // Defaults: interval 30 s ±10 %, concurrency 32. The slow threshold is raised because the
         // test clock jumps 33 s in one go while probes are on the wire.
+        // The timeout is raised too: it also bounds each SDK request in real time (timeout + 5 s),
+        // and 200 servers in this process on a loaded machine can take longer than 15 s to answer.
         const checker = yield* HealthChecker.make({
           slowThreshold: "9 seconds",
+          timeout: "2 minutes",
           backends: handles.map((h, i) => ({
             name: `b${String(i).padStart(3, "0")}`,
             transport: "streamable-http",
