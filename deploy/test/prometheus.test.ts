@@ -9,11 +9,11 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { eventually, type McpBackendHandle, startMcpBackend } from "@vmcp-status/testkit"
+import { eventually, freeLoopbackPort, type McpBackendHandle, startMcpBackend } from "@vmcp-status/testkit"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import YAML from "yaml"
 import { requireBinary, ruleFile, ruleGroups } from "./support/rules.ts"
-import { freePort, startVmcp, type Vmcp } from "./support/vmcp.ts"
+import { startVmcp, type Vmcp } from "./support/vmcp.ts"
 
 const prometheus = requireBinary("prometheus", "to scrape a running vmcp")
 
@@ -80,7 +80,7 @@ describe.skipIf(prometheus === undefined)("Prometheus scraping vmcp serve", () =
         scrape_configs: [{ job_name: "vmcp", static_configs: [{ targets: [new URL(vmcp.url).host] }] }]
       })
     )
-    const port = await freePort()
+    const port = await freeLoopbackPort()
     api = `http://127.0.0.1:${port}`
     server = spawn(
       prometheus as string,

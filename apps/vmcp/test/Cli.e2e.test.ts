@@ -5,11 +5,10 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { eventually, startMcpBackend } from "@vmcp-status/testkit"
+import { eventually, freeLoopbackPort, startMcpBackend } from "@vmcp-status/testkit"
 import { afterEach, describe, expect, it } from "vitest"
 import YAML from "yaml"
 
@@ -107,18 +106,6 @@ const phaseOf = async (base: string) => {
   return res.ok ? ((await res.json()) as { phase: string }).phase : undefined
 }
 
-/** A loopback port nothing listens on: bound, then closed. */
-const closedPort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      if (address === null || typeof address === "string") return reject(new Error("no port"))
-      server.close(() => resolve(address.port))
-    })
-  })
-
 describe("vmcp --version and help", () => {
   it("--version, -V and version print the version of package.json and exit 0", async () => {
     for (const args of [["--version"], ["-V"], ["version"]]) {
@@ -176,7 +163,7 @@ describe("colours follow FORCE_COLOR, NO_COLOR and the terminal", () => {
 
 describe("vmcp status exit codes", () => {
   it("3 when nothing listens at --url", async () => {
-    const port = await closedPort()
+    const port = await freeLoopbackPort()
     const run = await vmcp(["status", "--url", `http://127.0.0.1:${port}`])
     expect(run.code).toBe(3)
     expect(run.stdout).toBe("")

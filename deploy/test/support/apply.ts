@@ -4,17 +4,9 @@ import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { promisify } from "node:util"
 import type { TestKubeClient } from "@vmcp-status/testkit"
+import type { Manifest } from "@vmcp-status/vmcp"
 
-export type Manifest = {
-  readonly apiVersion: string
-  readonly kind: string
-  readonly metadata: {
-    readonly name: string
-    readonly namespace?: string
-    readonly labels?: Record<string, string>
-  }
-  readonly [key: string]: unknown
-}
+export type { Manifest } from "@vmcp-status/vmcp"
 
 const plural = (kind: string) => {
   const lower = kind.toLowerCase()

@@ -4,7 +4,6 @@
  */
 import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -46,18 +45,6 @@ export const startVmcp = (config: Record<string, unknown>): Promise<Vmcp> => {
     void exited.then(() => reject(new Error(`vmcp serve exited before listening:\n${output}`)))
   })
 }
-
-/** A loopback port that was free a moment ago (bound, then closed), for a server that needs one up front. */
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      if (address === null || typeof address === "string") return reject(new Error("no port"))
-      server.close(() => resolve(address.port))
-    })
-  })
 
 /** The sample names of a Prometheus text exposition (`_bucket`, `_sum`, `_count` for histograms). */
 export const sampleNames = (exposition: string): ReadonlySet<string> =>

@@ -103,7 +103,8 @@ export const secretsOfUrl = (input: string): ReadonlyArray<string> => {
 const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>\\]+/gi
 const BEARER = /\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+/gi
 /** Field names whose value is a credential: `authorization`, `x-api-key`, `cookie`, `token`, `secret`, `password`, ... */
-const SECRET_KEY = String.raw`[A-Za-z0-9_-]*(?:authorization|api[-_]?key|cookie|token|secret|passw(?:or)?d|pwd|credential|private[-_]?key)[A-Za-z0-9_-]*`
+const SECRET_KEY =
+  "[A-Za-z0-9_-]*(?:authorization|api[-_]?key|cookie|token|secret|passw(?:or)?d|pwd|credential|private[-_]?key)[A-Za-z0-9_-]*"
 /**
  * A secret field with its value, in JSON (`"token": "v"`, also JSON inside a JSON string:
  * `\"token\":\"v\"`), header (`X-Api-Key: v`) or form (`password=v`) style. The value is a

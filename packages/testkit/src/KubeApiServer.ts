@@ -1,7 +1,6 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto"
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { get as httpGet } from "node:http"
-import { createServer, type Server } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { setTimeout as delay } from "node:timers/promises"
@@ -12,6 +11,7 @@ import { KubeStartError } from "./Errors.ts"
 import { type Managed, type Reaper, startManaged, startReaper, stopManaged } from "./internal/processes.ts"
 import { findKubeAssets } from "./KubeAssets.ts"
 import { kubeClient, kubeconfigYaml, type TestKubeClient } from "./KubeClient.ts"
+import { freeLoopbackPorts } from "./Ports.ts"
 
 export interface KubeApiServerOptions {
   /** The folder holding the binaries; default from `kubeAssetsDirectory()`. */
@@ -71,27 +71,6 @@ const SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 const RESTRICTED_USER = "restricted"
 
 const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error))
-
-/** Distinct free loopback ports: all are held open together so none is handed out twice. */
-const freePorts = async (count: number): Promise<ReadonlyArray<number>> => {
-  const servers: Array<Server> = []
-  try {
-    const ports: Array<number> = []
-    for (let i = 0; i < count; i++) {
-      const server = createServer()
-      servers.push(server)
-      ports.push(
-        await new Promise<number>((resolve, reject) => {
-          server.once("error", reject)
-          server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port))
-        })
-      )
-    }
-    return ports
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
-  }
-}
 
 const httpOk = (url: string) =>
   new Promise<boolean>((resolve) => {
@@ -210,7 +189,7 @@ export const startKubeApiServer = async (
         { mode: 0o600 }
       )
     ])
-    const [etcdPort, etcdPeerPort, apiPort] = (await freePorts(3)) as [number, number, number]
+    const [etcdPort, etcdPeerPort, apiPort] = (await freeLoopbackPorts(3)) as [number, number, number]
 
     const etcd = launch("etcd", assets.etcd, [
       "--name=testkit",
