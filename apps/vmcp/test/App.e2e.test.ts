@@ -84,7 +84,15 @@ describeWithKube("vmcp serve, end to end", (kube) => {
     const file = writeConfig({
       name: "e2e",
       listen: { port: 0 },
-      health: { interval: "300ms", timeout: "20s", slowThreshold: "15s", unhealthyThreshold: 2 },
+      // A short circuit: the default (open 60 s after 5 failures) would make a backend that comes
+      // back wait a minute whenever the checks in between take longer than five probes.
+      health: {
+        interval: "300ms",
+        timeout: "20s",
+        slowThreshold: "15s",
+        unhealthyThreshold: 2,
+        circuitBreaker: { openDuration: "1s", maxOpenDuration: "2s" }
+      },
       backends: [
         { name: "alpha", transport: "streamable-http", url: alpha.url },
         { name: "beta", transport: "streamable-http", url: beta.url },
@@ -248,7 +256,15 @@ describeWithKube("vmcp serve, end to end", (kube) => {
     const file = writeConfig({
       name: "faults",
       listen: { port: 0 },
-      health: { interval: "300ms", timeout: "20s", slowThreshold: "15s", unhealthyThreshold: 2 },
+      // A short circuit: the default (open 60 s after 5 failures) would make a backend that comes
+      // back wait a minute whenever the checks in between take longer than five probes.
+      health: {
+        interval: "300ms",
+        timeout: "20s",
+        slowThreshold: "15s",
+        unhealthyThreshold: 2,
+        circuitBreaker: { openDuration: "1s", maxOpenDuration: "2s" }
+      },
       backends: [
         { name: "alpha", transport: "streamable-http", url: alpha.url },
         { name: "beta", transport: "streamable-http", url: beta.url }

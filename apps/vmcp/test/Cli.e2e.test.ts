@@ -115,11 +115,14 @@ describe("vmcp --version and help", () => {
   })
 
   it("help <command> prints what <command> --help prints", async () => {
-    for (const command of ["serve", "status", "validate", "manifests"]) {
-      const viaHelp = await vmcp(["help", command])
-      const viaFlag = await vmcp([command, "--help"])
+    // Concurrently: eight CLI starts one after another can outlast the test's bound on a loaded machine.
+    const commands = ["serve", "status", "validate", "manifests"]
+    const runs = await Promise.all(
+      commands.map((command) => Promise.all([vmcp(["help", command]), vmcp([command, "--help"])]))
+    )
+    for (const [i, [viaHelp, viaFlag]] of runs.entries()) {
       expect(viaHelp.code).toBe(0)
-      expect(viaHelp.stdout).toContain(`Usage: vmcp ${command}`)
+      expect(viaHelp.stdout).toContain(`Usage: vmcp ${commands[i]}`)
       expect(viaHelp).toEqual(viaFlag)
     }
   })
