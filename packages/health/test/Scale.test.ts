@@ -64,7 +64,12 @@ describe("scale", () => {
         const first = yield* untilSnapshot(checker, (s) => s.initialRoundComplete)
         const roundMs = performance.now() - wallStart
         assert.strictEqual(first.backends.length, N)
-        assert.isTrue(first.backends.every((b) => b.health === "healthy" && b.lastCheckTime === T0))
+        assert.deepStrictEqual(
+          first.backends
+            .filter((b) => b.health !== "healthy" || b.lastCheckTime !== T0)
+            .map((b) => `${b.name}: ${b.health} at ${b.lastCheckTime} (${b.message})`),
+          []
+        )
         assert.strictEqual(arrived(handles), N)
         const firstMax = maxInFlight
 
