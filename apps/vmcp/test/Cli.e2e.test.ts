@@ -179,7 +179,7 @@ describe("vmcp status exit codes", () => {
     const app = serve({
       name: "cli",
       listen: { port: 0 },
-      health: { interval: "200ms", timeout: "2s", unhealthyThreshold: 1 },
+      health: { interval: "200ms", timeout: "20s", slowThreshold: "15s", unhealthyThreshold: 1 },
       backends: [{ name: "web", transport: "streamable-http", url: web.url }]
     })
     const base = await app.url

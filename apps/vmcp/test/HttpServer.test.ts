@@ -228,7 +228,15 @@ describe("/readyz: traffic only to a replica that can route something", () => {
       () => beta.close()
     )
     const app = await startApp({
-      health: { interval: "200ms", timeout: "3s", slowThreshold: "2s", unhealthyThreshold: 1 },
+      // Probe bounds, not speed limits; a 1 s circuit so that a backend that comes back is seen at
+      // once (the default opens it for 60 s after 5 failures).
+      health: {
+        interval: "200ms",
+        timeout: "20s",
+        slowThreshold: "15s",
+        unhealthyThreshold: 1,
+        circuitBreaker: { openDuration: "1s", maxOpenDuration: "2s" }
+      },
       backends: [
         { name: "alpha", transport: "streamable-http", url: alpha.url },
         { name: "beta", transport: "streamable-http", url: beta.url }

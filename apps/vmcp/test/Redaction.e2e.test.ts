@@ -181,7 +181,9 @@ const capture = () => {
 
 const health = {
   interval: "300ms",
-  timeout: "3s",
+  // A bound, not a speed limit: a loaded machine must not time a probe out.
+  timeout: "20s",
+  slowThreshold: "15s",
   unhealthyThreshold: 1,
   circuitBreaker: { failureThreshold: 1000 }
 }
