@@ -19,6 +19,8 @@ if ! command -v stress-ng >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 
     echo "could not install stress-ng: falling back to busy loops in node" >&2
 fi
 
+bash scripts/test-packages.sh
+
 if [ -z "${KUBE_ASSETS:-}" ]; then
   step "provisioning etcd + kube-apiserver (cached after the first run)"
   bash scripts/provision-kube.sh || { echo "provisioning failed: see above" >&2; exit 1; }
