@@ -66,6 +66,19 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
+/**
+ * Probes for these tests: the timeouts are bounds for a loaded machine, not speed limits (a
+ * backend goes down by closing its port: refused at once), and a short circuit, since the
+ * default (open 60 s after 5 failures) would make a backend that comes back wait a minute.
+ */
+const E2E_HEALTH = {
+  interval: "300ms",
+  timeout: "20s",
+  slowThreshold: "15s",
+  unhealthyThreshold: 2,
+  circuitBreaker: { openDuration: "1s", maxOpenDuration: "2s" }
+}
+
 const writeConfig = (config: unknown) => {
   const file = join(mkdtempSync(join(tmpdir(), "vmcp-e2e-")), "vmcp.yaml")
   writeFileSync(file, YAML.stringify(config))
@@ -84,15 +97,7 @@ describeWithKube("vmcp serve, end to end", (kube) => {
     const file = writeConfig({
       name: "e2e",
       listen: { port: 0 },
-      // A short circuit: the default (open 60 s after 5 failures) would make a backend that comes
-      // back wait a minute whenever the checks in between take longer than five probes.
-      health: {
-        interval: "300ms",
-        timeout: "20s",
-        slowThreshold: "15s",
-        unhealthyThreshold: 2,
-        circuitBreaker: { openDuration: "1s", maxOpenDuration: "2s" }
-      },
+      health: E2E_HEALTH,
       backends: [
         { name: "alpha", transport: "streamable-http", url: alpha.url },
         { name: "beta", transport: "streamable-http", url: beta.url },
@@ -256,15 +261,7 @@ describeWithKube("vmcp serve, end to end", (kube) => {
     const file = writeConfig({
       name: "faults",
       listen: { port: 0 },
-      // A short circuit: the default (open 60 s after 5 failures) would make a backend that comes
-      // back wait a minute whenever the checks in between take longer than five probes.
-      health: {
-        interval: "300ms",
-        timeout: "20s",
-        slowThreshold: "15s",
-        unhealthyThreshold: 2,
-        circuitBreaker: { openDuration: "1s", maxOpenDuration: "2s" }
-      },
+      health: E2E_HEALTH,
       backends: [
         { name: "alpha", transport: "streamable-http", url: alpha.url },
         { name: "beta", transport: "streamable-http", url: beta.url }

@@ -93,6 +93,8 @@ describe("scale", () => {
           `scale: ${N} backends, round 1 (connect + ping + tools/list) in ${Math.round(roundMs)} ms, round 2 (ping on kept sessions) in ${Math.round(secondMs)} ms wall clock, max ${maxInFlight} probes in flight (${samples} samples)`
         )
       }),
-    120_000
+    // A bound for a hang: 200 servers and their probes share this process, and under a CPU hog
+    // beside the whole suite round 1 has taken over a minute of wall clock.
+    600_000
   )
 })
