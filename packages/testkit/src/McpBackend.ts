@@ -239,14 +239,19 @@ export const startMcpBackend = async (options: McpBackendOptions = {}): Promise<
   }
 
   const nodeHandler = toNodeHandler({ fetch })
-  const makeHttpServer = () =>
-    createServer((req, res) => {
+  const makeHttpServer = () => {
+    const server = createServer((req, res) => {
       // Node's IncomingMessage types `method` as optional; a server request always has one.
       nodeHandler(req as Parameters<typeof nodeHandler>[0], res).catch((error: unknown) => {
         if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" })
         res.end(JSON.stringify({ error: errorMessage(error) }))
       })
     })
+    // Node's default (5 s) races a starved client reusing an idle socket just as the server
+    // closes it: the request dies with ECONNRESET. Idle sockets are closed on `down`/`stop` anyway.
+    server.keepAliveTimeout = 60_000
+    return server
+  }
 
   let http = makeHttpServer()
   const port = await listen(http, 0)
