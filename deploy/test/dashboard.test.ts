@@ -76,7 +76,7 @@ describe("Grafana dashboard deploy/grafana/vmcp-dashboard.json", () => {
       vmcp = await startVmcp({
         name: "dash",
         listen: { port: 0 },
-        health: { interval: "500ms", timeout: "5s", unhealthyThreshold: 1 },
+        health: { interval: "500ms", timeout: "20s", unhealthyThreshold: 1 },
         backends: [{ name: "web", transport: "streamable-http", url: backend.url }]
       })
       // Ready: a probe was observed (the histogram has samples); a report succeeded (the

@@ -60,7 +60,10 @@ describe.skipIf(prometheus === undefined)("Prometheus scraping vmcp serve", () =
       listen: { port: 0 },
       health: {
         interval: "500ms",
-        timeout: "5s",
+        // A bound for a starved machine, not a speed limit: with one failure enough to mark the
+        // backend down and two to open the circuit for 10 minutes, one slow probe before the
+        // first healthy scrape would end the test.
+        timeout: "20s",
         unhealthyThreshold: 1,
         // Opens after two failed probes and stays open past the test.
         circuitBreaker: { failureThreshold: 2, openDuration: "10m" }
@@ -124,7 +127,7 @@ describe.skipIf(prometheus === undefined)("Prometheus scraping vmcp serve", () =
       const health = await query('vmcp_backend_health{job="vmcp",backend="web"} == 1', "health")
       const phase = await query('vmcp_phase{job="vmcp",vmcp="scraped"} == 1', "phase")
       return health.healthy === 1 && phase.Ready === 1 ? { health, phase } : undefined
-    })
+    }, 120_000)
     expect(ready).toEqual({ health: { healthy: 1 }, phase: { Ready: 1 } })
     expect(await query('vmcp_backend_tools{job="vmcp"}', "backend")).toEqual({ web: 1 })
     expect(await query('vmcp_reports_total{job="vmcp",reporter="prometheus"}', "outcome")).toMatchObject({

@@ -58,7 +58,7 @@ const startAll = async (backends: ReadonlyArray<TestBackend>, waitForTools = tru
   const config = Effect.runSync(
     decodeConfig(
       {
-        health: { interval: "200ms", timeout: "2s", slowThreshold: "1s" },
+        health: { interval: "200ms", timeout: "20s", slowThreshold: "10s" },
         backends: backends.map((b) => ({ transport: "streamable-http", headers: {}, ...b }))
       },
       "test"
