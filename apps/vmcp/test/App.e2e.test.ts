@@ -328,7 +328,7 @@ describeWithKube("vmcp serve, end to end", (kube) => {
     await eventually(
       "Degraded on the custom resource",
       async () => ((await phase()) === "Degraded" ? true : undefined),
-      45_000
+      90_000
     )
 
     // Stop while the API server hangs: bounded by the final-status budget, exit 0.

@@ -57,7 +57,7 @@ const startApp = (file: string, env: Record<string, string> = {}): App => {
           if (child.exitCode !== null) throw new Error(`vmcp exited ${child.exitCode}: ${stdout}${stderr}`)
           return /serving MCP at (\S+)/.exec(stdout)?.[1]
         },
-        30_000
+        120_000
       )
   }
 }

@@ -245,7 +245,7 @@ describeWithKube("reporting under API-server faults", (kube) => {
         `${f.name}: beta ${expected} in the app`,
         async () =>
           (await appStatus()).backends.find((b) => b.name === "beta")?.health === expected ? true : undefined,
-        20_000
+        60_000
       )
       // Attempts that met the fault. A refused handshake never becomes a request, so the proxy
       // counts it apart (and cannot tell a status PATCH from an Event there).
@@ -258,7 +258,7 @@ describeWithKube("reporting under API-server faults", (kube) => {
       await eventually(
         `${f.name}: an MCP call while the reporter fails`,
         async () => (calls > callsBefore ? true : undefined),
-        20_000
+        60_000
       )
       // The fault held the change back: no write of it reached the API server.
       expect(await betaOnObject()).not.toBe(backendStatus[expected])
