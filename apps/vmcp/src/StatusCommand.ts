@@ -1,31 +1,21 @@
-import {
-  type BackendHealth,
-  decodeRuntimeStatus,
-  type Phase,
-  type RuntimeStatus,
-  redactText
-} from "@vmcp-status/core"
+import type { RuntimeStatus } from "@vmcp-status/core"
 import { type CliIo, type Command, ExitCode, usageError, writeLine } from "./CommandLine.ts"
+import { parseDuration } from "./Config.ts"
 import { Paths } from "./HttpServer.ts"
+import { kubeSource, listAllObjects, type Reading, type StatusSource, urlSource } from "./StatusSource.ts"
+import {
+  describeWaitTarget,
+  formatFleet,
+  formatView,
+  meets,
+  type OutputFormat,
+  OutputFormats,
+  parseWaitTarget,
+  type StatusView,
+  viewOfRuntimeStatus,
+  type WaitTarget
+} from "./StatusView.ts"
 import { type Paint, paintFor } from "./Terminal.ts"
-
-const phaseColor = (paint: Paint, phase: Phase) =>
-  phase === "Ready"
-    ? paint.green
-    : phase === "Degraded"
-      ? paint.yellow
-      : phase === "Failed"
-        ? paint.red
-        : paint.dim
-
-const healthColor = (paint: Paint, health: BackendHealth) =>
-  health === "healthy"
-    ? paint.green
-    : health === "degraded"
-      ? paint.yellow
-      : health === "unknown"
-        ? paint.dim
-        : paint.red
 
 /**
  * The status as a few readable lines: phase and message, one line per backend, the conditions.
@@ -38,85 +28,279 @@ const healthColor = (paint: Paint, health: BackendHealth) =>
  * const text = formatStatus(deriveStatus({ backends: [], initialRoundComplete: true, now: "2026-11-27T23:00:00Z" }), paintFor(process.stdout))
  * ```
  */
-export const formatStatus = (status: RuntimeStatus, paint: Paint): string => {
-  // The server redacts at the source; a status from elsewhere (an older server) is redacted here too.
-  const lines = [
-    `${paint.bold(phaseColor(paint, status.phase)(status.phase))}  ${redactText(status.message)}`
-  ]
-  const width = Math.max(0, ...status.backends.map((b) => b.name.length))
-  for (const b of status.backends) {
-    const health = healthColor(paint, b.health)(b.health.padEnd(15))
-    const tools = `${b.toolCount} tool${b.toolCount === 1 ? "" : "s"}`.padEnd(9)
-    lines.push(
-      `  ${b.name.padEnd(width)}  ${health}  ${tools}  ${paint.dim(redactText(b.message))}`.trimEnd()
-    )
-  }
-  lines.push(
-    paint.dim(`conditions: ${status.conditions.map((c) => `${c.type}=${c.status} (${c.reason})`).join(", ")}`)
-  )
-  return lines.join("\n")
-}
+export const formatStatus = (status: RuntimeStatus, paint: Paint): string =>
+  formatView(viewOfRuntimeStatus("", status), "text", paint)
 
-const statusHelp = `Usage: vmcp status [--url <base URL>] [--json]
+const DEFAULT_URL = "http://127.0.0.1:4483"
+const POLL_MS = 1_000
 
-Reads a running server's ${Paths.status} and prints it: the phase and message, one line per backend
-(health, tools, why), and the conditions.
+const statusHelp = `Usage: vmcp status [--url <base URL> | --name <object> [--namespace <ns>] [--kubeconfig <file>] | -A]
+                   [-o text|wide|json|yaml] [--watch] [--wait [--for <condition>] [--timeout <duration>]]
 
-Options:
-  --url <url>     the server (default http://127.0.0.1:4483)
-  --json          print the status as JSON instead
-  -h, --help      this help
+Prints the status of a running server (its ${Paths.status}) or of a VirtualMCPServer custom resource:
+the phase and message, one line per backend (health, tools, why), and the conditions.
+
+Where:
+  --url <url>           a server (default ${DEFAULT_URL})
+  --name <name>         read the VirtualMCPServer <name> from Kubernetes instead
+  --namespace <ns>      its namespace (default: the kubeconfig context's, else default)
+  --kubeconfig <file>   default: KUBECONFIG, ~/.kube/config, or the in-cluster account
+  -A, --all-namespaces  one line per VirtualMCPServer in every namespace (the fleet view)
+
+What:
+  -o, --output <fmt>    text (default), wide (adds circuit, failures, latency, healthy since,
+                        availability over 1 h), json or yaml (what the source returned)
+  --json                the same as -o json
+  -w, --watch           stay and print again on every change (the server's ${Paths.status}/stream,
+                        else polling every ${POLL_MS / 1000} s); Ctrl-C stops
+  --wait                exit once --for holds (like kubectl wait); with --watch, print while waiting
+  --for <condition>     ready (default): phase Ready; healthy: Ready and every backend healthy;
+                        backend=<name>: that backend healthy
+  --timeout <duration>  how long --wait waits (default 60s)
+  -h, --help            this help
 
 Exit codes:
-  ${ExitCode.ok}  the server is Ready
-  ${ExitCode.notReady}  the server answered and is not Ready (Pending, Degraded, Failed, or no status yet)
+  ${ExitCode.ok}  the server is Ready (with --wait: the condition holds; with --watch: stopped by Ctrl-C)
+  ${ExitCode.notReady}  the server answered and is not Ready (Pending, Degraded, Failed, or no status yet);
+     with --wait: timed out while the source answered
   ${ExitCode.usage}  bad usage
-  ${ExitCode.unreachable}  no status: the server cannot be reached (refused, timed out) or the URL
-     does not serve a vmcp status`
+  ${ExitCode.unreachable}  no status: the source cannot be reached (refused, timed out, forbidden) or does
+     not serve a vmcp status; with --wait: it never answered before the timeout
+
+Examples:
+  vmcp status -o wide
+  vmcp status --wait --for=backend=github --timeout 2m
+  vmcp status --name vmcp --namespace tools --wait --for=ready
+  vmcp status -A`
+
+/** A change worth printing again: health, messages, counts and conditions, not probe times. */
+const changeKey = (view: StatusView) =>
+  JSON.stringify([
+    view.phase,
+    view.message,
+    view.totalToolCount,
+    view.backends.map((b) => [b.name, b.health, b.message, b.toolCount, b.circuit]),
+    view.conditions
+  ])
+
+const abortableDelay = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener("abort", done)
+      resolve()
+    }
+    signal.addEventListener("abort", done, { once: true })
+  })
+
+/**
+ * Reads the source until `signal` aborts: once, then from its stream when it has one (reading
+ * again when the stream ends), else every `POLL_MS`.
+ */
+const observe = async (source: StatusSource, onReading: (reading: Reading) => void, signal: AbortSignal) => {
+  let streams = source.follow !== undefined
+  while (!signal.aborted) {
+    const reading = await source.read()
+    if (signal.aborted) return
+    onReading(reading)
+    if (reading._tag === "view" && streams && source.follow !== undefined) {
+      try {
+        streams = await source.follow((view) => onReading({ _tag: "view", view }), signal)
+      } catch {
+        // The stream broke: read again after the pause.
+      }
+    }
+    await abortableDelay(POLL_MS, signal)
+  }
+}
+
+/** Ctrl-C (or SIGTERM) aborts the controller instead of killing the process mid-line. */
+const stopOnSignals = (controller: AbortController) => {
+  const stop = () => controller.abort()
+  process.once("SIGINT", stop)
+  process.once("SIGTERM", stop)
+  return () => {
+    process.off("SIGINT", stop)
+    process.off("SIGTERM", stop)
+  }
+}
+
+interface Mode {
+  readonly format: OutputFormat
+  readonly watch: boolean
+  readonly wait: WaitTarget | undefined
+  readonly timeoutMs: number
+}
+
+const CLEAR = "\u001b[H\u001b[2J"
+
+const runOne = async (source: StatusSource, mode: Mode, io: CliIo): Promise<number> => {
+  const paint = paintFor(io.stdout)
+  const errPaint = paintFor(io.stderr)
+  const fail = (code: number, message: string) => {
+    writeLine(io.stderr, `${errPaint.red("error:")} ${message}`)
+    return code
+  }
+  if (!mode.watch && mode.wait === undefined) {
+    const reading = await source.read()
+    if (reading._tag === "unreachable") return fail(ExitCode.unreachable, reading.message)
+    if (reading._tag === "absent") return fail(ExitCode.notReady, reading.message)
+    writeLine(io.stdout, formatView(reading.view, mode.format, paint))
+    return reading.view.phase === "Ready" ? ExitCode.ok : ExitCode.notReady
+  }
+
+  const controller = new AbortController()
+  const release = stopOnSignals(controller)
+  const tty = io.stdout.isTTY === true && mode.format !== "json" && mode.format !== "yaml"
+  let last: Reading | undefined
+  let lastKey: string | undefined
+  let met = false
+  let timedOut = false
+  const timer =
+    mode.wait === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true
+          controller.abort()
+        }, mode.timeoutMs)
+  if (mode.wait !== undefined)
+    writeLine(
+      io.stderr,
+      errPaint.dim(
+        `waiting up to ${mode.timeoutMs / 1000} s for ${describeWaitTarget(mode.wait)} at ${source.describe}`
+      )
+    )
+  const print = (view: StatusView) => {
+    if (mode.format === "json") return writeLine(io.stdout, JSON.stringify(view.raw))
+    if (mode.format === "yaml") return writeLine(io.stdout, `---\n${formatView(view, "yaml", paint)}`)
+    const stamp = paint.dim(`${source.describe} at ${new Date().toISOString().slice(11, 19)}`)
+    const body = formatView(view, mode.format, paint)
+    writeLine(io.stdout, tty ? `${CLEAR}${body}\n\n${stamp} (Ctrl-C stops)` : `${body}\n${stamp}\n`)
+  }
+  try {
+    await observe(
+      source,
+      (reading) => {
+        last = reading
+        if (reading._tag !== "view") return
+        const key = changeKey(reading.view)
+        if (mode.watch && key !== lastKey) print(reading.view)
+        lastKey = key
+        if (mode.wait !== undefined && meets(reading.view, mode.wait)) {
+          met = true
+          controller.abort()
+        }
+      },
+      controller.signal
+    )
+  } finally {
+    clearTimeout(timer)
+    release()
+  }
+  if (mode.wait === undefined) return ExitCode.ok
+  if (met) {
+    if (!mode.watch && last?._tag === "view") writeLine(io.stdout, formatView(last.view, mode.format, paint))
+    return ExitCode.ok
+  }
+  if (!timedOut) return fail(ExitCode.notReady, `stopped before ${describeWaitTarget(mode.wait)}`)
+  if (last === undefined || last._tag === "unreachable")
+    return fail(
+      ExitCode.unreachable,
+      `timed out after ${mode.timeoutMs / 1000} s: ${last?.message ?? `no answer from ${source.describe}`}`
+    )
+  if (last._tag === "absent")
+    return fail(ExitCode.notReady, `timed out after ${mode.timeoutMs / 1000} s: ${last.message}`)
+  if (!mode.watch) writeLine(io.stdout, formatView(last.view, mode.format, paint))
+  return fail(
+    ExitCode.notReady,
+    `timed out after ${mode.timeoutMs / 1000} s waiting for ${describeWaitTarget(mode.wait)} (phase ${last.view.phase})`
+  )
+}
+
+const runFleet = async (kubeconfig: string | undefined, mode: Mode, io: CliIo): Promise<number> => {
+  const paint = paintFor(io.stdout)
+  const views = await listAllObjects(kubeconfig === undefined ? {} : { kubeconfig })
+  if ("unreachable" in views) {
+    writeLine(io.stderr, `${paintFor(io.stderr).red("error:")} ${views.unreachable}`)
+    return ExitCode.unreachable
+  }
+  if (mode.format === "json")
+    writeLine(
+      io.stdout,
+      JSON.stringify(
+        views.map((v) => ({ object: v.source, status: v.raw })),
+        null,
+        2
+      )
+    )
+  else if (views.length === 0) writeLine(io.stderr, "no VirtualMCPServer in any namespace")
+  else writeLine(io.stdout, formatFleet(views, paint))
+  return views.every((v) => v.phase === "Ready") ? ExitCode.ok : ExitCode.notReady
+}
 
 /** `vmcp status`. */
 export const status: Command = {
-  summary: "print the status of a running server",
+  summary: "print, watch or wait for the status of a server or of its custom resource",
   help: statusHelp,
-  options: { url: { type: "string" }, json: { type: "boolean" } },
+  options: {
+    url: { type: "string" },
+    json: { type: "boolean" },
+    output: { type: "string", short: "o" },
+    watch: { type: "boolean", short: "w" },
+    wait: { type: "boolean" },
+    for: { type: "string" },
+    timeout: { type: "string" },
+    name: { type: "string" },
+    namespace: { type: "string", short: "n" },
+    kubeconfig: { type: "string" },
+    "all-namespaces": { type: "boolean", short: "A" }
+  },
   run: async (values, io: CliIo) => {
-    const base = ((values.url as string | undefined) ?? "http://127.0.0.1:4483").replace(/\/+$/, "")
-    if (!URL.canParse(base))
-      return usageError(io, `--url must be a URL, got ${JSON.stringify(base)}`, statusHelp)
-    const paint = paintFor(io.stderr)
-    const url = `${base}${Paths.status}`
-    const fail = (code: number, message: string) => {
-      writeLine(io.stderr, `${paint.red("error:")} ${message}`)
-      return code
+    const usage = (message: string) => usageError(io, message, statusHelp)
+    const output = (values.output as string | undefined) ?? (values.json === true ? "json" : "text")
+    if (!(OutputFormats as ReadonlyArray<string>).includes(output))
+      return usage(`-o must be one of ${OutputFormats.join(", ")}, got ${JSON.stringify(output)}`)
+    const format = output as OutputFormat
+    let wait: WaitTarget | undefined
+    if (values.wait === true) {
+      const target = parseWaitTarget((values.for as string | undefined) ?? "ready")
+      if (typeof target === "string") return usage(target)
+      wait = target
+    } else if (values.for !== undefined || values.timeout !== undefined)
+      return usage("--for and --timeout go with --wait")
+    const timeoutMs = parseDuration((values.timeout as string | undefined) ?? "60s")
+    if (timeoutMs === undefined || timeoutMs <= 0 || timeoutMs > 2_147_483_647)
+      return usage(`--timeout must be a duration such as 60s or 5m, got ${JSON.stringify(values.timeout)}`)
+    const mode: Mode = { format, watch: values.watch === true, wait, timeoutMs }
+    const kubeconfig = values.kubeconfig as string | undefined
+    const name = values.name as string | undefined
+    const namespace = values.namespace as string | undefined
+
+    if (values["all-namespaces"] === true) {
+      if (name !== undefined || values.url !== undefined || namespace !== undefined)
+        return usage("-A lists every VirtualMCPServer: leave out --name, --namespace and --url")
+      if (mode.wait !== undefined || mode.watch) return usage("-A prints once: leave out --wait and --watch")
+      return runFleet(kubeconfig, mode, io)
     }
-    let res: Response
-    try {
-      res = await fetch(url, { signal: AbortSignal.timeout(5_000) })
-    } catch (error) {
-      // fetch names the network error in `cause` (ECONNREFUSED, ENOTFOUND, ...).
-      const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : ""
-      return fail(
-        ExitCode.unreachable,
-        `cannot reach ${url}: ${error instanceof Error ? error.message : String(error)}${cause}; is \`vmcp serve\` running there (see --url)?`
+    if (name !== undefined) {
+      if (values.url !== undefined)
+        return usage("choose one source: --url (a server) or --name (its custom resource)")
+      return runOne(
+        kubeSource({
+          name,
+          ...(namespace === undefined ? {} : { namespace }),
+          ...(kubeconfig === undefined ? {} : { kubeconfig })
+        }),
+        mode,
+        io
       )
     }
-    // The server is up and has not published its first status (it is starting).
-    if (res.status === 503)
-      return fail(ExitCode.notReady, `${url} answered HTTP 503: ${(await res.text()).trim() || "not ready"}`)
-    let body: RuntimeStatus
-    try {
-      if (!res.ok) throw new Error(`HTTP ${res.status}`)
-      body = decodeRuntimeStatus(await res.json())
-    } catch (error) {
-      return fail(
-        ExitCode.unreachable,
-        `${url} did not answer with a vmcp status (${error instanceof Error ? error.message : String(error)}); is --url the server's base URL?`
-      )
-    }
-    writeLine(
-      io.stdout,
-      values.json === true ? JSON.stringify(body, null, 2) : formatStatus(body, paintFor(io.stdout))
-    )
-    return body.phase === "Ready" ? ExitCode.ok : ExitCode.notReady
+    if (namespace !== undefined || kubeconfig !== undefined)
+      return usage("--namespace and --kubeconfig read a custom resource: add --name <object> (or -A)")
+    const base = ((values.url as string | undefined) ?? DEFAULT_URL).replace(/\/+$/, "")
+    if (!URL.canParse(base)) return usage(`--url must be a URL, got ${JSON.stringify(base)}`)
+    return runOne(urlSource(base), mode, io)
   }
 }
