@@ -123,11 +123,15 @@ describe.skipIf(prometheus === undefined)("Prometheus scraping vmcp serve", () =
     expect(target.labels.instance).toBe(new URL(vmcp.url).host)
 
     // The app's own series, as Prometheus stored them.
-    const ready = await eventually("Prometheus to see the backend healthy and the phase Ready", async () => {
-      const health = await query('vmcp_backend_health{job="vmcp",backend="web"} == 1', "health")
-      const phase = await query('vmcp_phase{job="vmcp",vmcp="scraped"} == 1', "phase")
-      return health.healthy === 1 && phase.Ready === 1 ? { health, phase } : undefined
-    }, 120_000)
+    const ready = await eventually(
+      "Prometheus to see the backend healthy and the phase Ready",
+      async () => {
+        const health = await query('vmcp_backend_health{job="vmcp",backend="web"} == 1', "health")
+        const phase = await query('vmcp_phase{job="vmcp",vmcp="scraped"} == 1', "phase")
+        return health.healthy === 1 && phase.Ready === 1 ? { health, phase } : undefined
+      },
+      120_000
+    )
     expect(ready).toEqual({ health: { healthy: 1 }, phase: { Ready: 1 } })
     expect(await query('vmcp_backend_tools{job="vmcp"}', "backend")).toEqual({ web: 1 })
     expect(await query('vmcp_reports_total{job="vmcp",reporter="prometheus"}', "outcome")).toMatchObject({
