@@ -201,3 +201,124 @@ describe("vmcp status exit codes", () => {
     expect(failed.stdout).toMatch(/web +unhealthy/)
   })
 })
+
+/** `vmcp <args>` left running: its output so far, and its exit. Killed after the test if still running. */
+const vmcpRunning = (args: ReadonlyArray<string>) => {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: baseEnv() })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString("utf8")
+  })
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString("utf8")
+  })
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)))
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+    await exited
+  })
+  return { child, stdout: () => stdout, stderr: () => stderr, exited }
+}
+
+describe("vmcp status --wait, --watch and -o", () => {
+  /** Probes whose circuit lets a backend that comes back be seen within seconds. */
+  const health = {
+    interval: "200ms",
+    timeout: "20s",
+    slowThreshold: "15s",
+    unhealthyThreshold: 1,
+    circuitBreaker: { openDuration: "1s", maxOpenDuration: "2s" }
+  }
+
+  const serveOne = async (mode: "up" | "down") => {
+    const web = await startMcpBackend({ name: "web", tools: [{ name: "search" }] })
+    cleanups.push(() => web.close())
+    if (mode === "down") await web.setMode("down")
+    const app = serve({
+      name: "cli",
+      listen: { port: 0 },
+      health,
+      backends: [{ name: "web", transport: "streamable-http", url: web.url }]
+    })
+    const base = await app.url
+    const phase = mode === "up" ? "Ready" : "Failed"
+    await eventually(`the server to be ${phase}`, async () =>
+      (await phaseOf(base)) === phase ? true : undefined
+    )
+    return { web, base }
+  }
+
+  it("--wait --for=backend=<name> exits 0 once that backend is healthy, and prints the status", async () => {
+    const { web, base } = await serveOne("down")
+    const wait = vmcpRunning(["status", "--url", base, "--wait", "--for=backend=web", "--timeout", "5m"])
+    await eventually("the wait to start", () =>
+      wait.stderr().includes("waiting up to 300 s") ? true : undefined
+    )
+    expect(wait.child.exitCode).toBeNull()
+
+    await web.setMode("up")
+    expect(await wait.exited).toBe(0)
+    expect(wait.stdout()).toMatch(/^Ready {2}/)
+    expect(wait.stdout()).toMatch(/web +healthy/)
+  })
+
+  it("--wait exits 1 when the condition does not hold by the timeout, saying what it waited for", async () => {
+    const { base } = await serveOne("down")
+    const run = await vmcp(["status", "--url", base, "--wait", "--for=ready", "--timeout", "1s"])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain("timed out after 1 s waiting for ready (phase Failed)")
+    expect(run.stdout).toMatch(/^Failed {2}/)
+  })
+
+  it("--wait exits 3 when nothing ever answered", async () => {
+    const port = await freeLoopbackPort()
+    const run = await vmcp(["status", "--url", `http://127.0.0.1:${port}`, "--wait", "--timeout", "1s"])
+    expect(run.code).toBe(3)
+    expect(run.stderr).toContain(`cannot reach http://127.0.0.1:${port}/status`)
+  })
+
+  it("--watch -o json prints one line per change, live, and stops with exit 0 on SIGINT", async () => {
+    const { web, base } = await serveOne("up")
+    const watch = vmcpRunning(["status", "--url", base, "--watch", "-o", "json"])
+    const healthOf = (line: string) =>
+      (JSON.parse(line) as { backends: ReadonlyArray<{ health: string }> }).backends[0]?.health
+    const lines = () => watch.stdout().split("\n").filter(Boolean)
+    await eventually("a first status line", () => (lines()[0] ? true : undefined))
+    expect(healthOf(lines()[0]!)).toBe("healthy")
+
+    await web.setMode("down")
+    await eventually("a line with web unhealthy", () =>
+      lines().some((l) => healthOf(l) === "unhealthy") ? true : undefined
+    )
+    await web.setMode("up")
+    await eventually("a line with web healthy again", () =>
+      healthOf(lines().at(-1)!) === "healthy" && lines().length >= 3 ? true : undefined
+    )
+    // Only changes are printed: every line differs from the one before it.
+    const all = lines()
+    for (let i = 1; i < all.length; i++) expect(all[i]).not.toBe(all[i - 1])
+
+    watch.child.kill("SIGINT")
+    expect(await watch.exited).toBe(0)
+  })
+
+  it("-o wide adds columns, -o yaml prints the status as YAML, bad -o and stray --for are usage errors", async () => {
+    const { base } = await serveOne("up")
+    const wide = await vmcp(["status", "--url", base, "-o", "wide"])
+    expect(wide.code).toBe(0)
+    expect(wide.stdout).toMatch(/web +healthy +1 tool +closed +0 +\d+ms +up \d+s/)
+    const yaml = await vmcp(["status", "--url", base, "-o", "yaml"])
+    expect(YAML.parse(yaml.stdout)).toMatchObject({
+      phase: "Ready",
+      backends: [{ name: "web", health: "healthy" }]
+    })
+
+    const bad = await vmcp(["status", "--url", base, "-o", "xml"])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('-o must be one of text, wide, json, yaml, got "xml"')
+    const stray = await vmcp(["status", "--url", base, "--for=ready"])
+    expect(stray.code).toBe(2)
+    expect(stray.stderr).toContain("--for and --timeout go with --wait")
+  })
+})
