@@ -13,8 +13,8 @@ const style = `
     --ok: #3fb950; --warn: #d29922; --bad: #f85149; --auth: #a371f7; --unknown: #8b949e; --none: #21262d; }
 }
 * { box-sizing: border-box; }
-body { margin: 0; padding: 1.25rem 1.5rem 2rem; background: var(--bg); color: var(--fg);
-  font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+body { margin: 0; padding: 1rem 1rem 1.5rem; background: var(--bg); color: var(--fg);
+  font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 h1 { font-size: 1.35rem; margin: 0 0 .25rem; }
 h2 { font-size: 1.05rem; margin: 1.5rem 0 .5rem; }
 header { display: flex; flex-wrap: wrap; align-items: baseline; gap: .5rem 1rem; }
@@ -22,7 +22,7 @@ header { display: flex; flex-wrap: wrap; align-items: baseline; gap: .5rem 1rem;
 .muted { color: var(--muted); }
 .small { font-size: .85rem; }
 table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: var(--head); font-weight: 600; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .scroll { overflow-x: auto; }
@@ -32,7 +32,11 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .h-unauthenticated { color: var(--auth); }
 .h-unknown { color: var(--unknown); }
 .health { font-weight: 600; white-space: nowrap; }
-.msg { display: block; font-weight: 400; color: var(--muted); font-size: .85rem; white-space: normal; overflow-wrap: anywhere; }
+td.health { white-space: normal; min-width: 10rem; max-width: 16rem; }
+td.failure { min-width: 11rem; max-width: 15rem; }
+tbody th { white-space: nowrap; }
+#backends td.small { min-width: 6rem; }
+.msg { display: block; font-weight: 400; color: var(--muted); font-size: .85rem; white-space: normal; overflow-wrap: break-word; }
 .timeline { display: grid; grid-template-columns: minmax(6rem, 12rem) 1fr; gap: .35rem 1rem; align-items: center; }
 .timeline svg { width: 100%; height: 1.4rem; display: block; border: 1px solid var(--line); border-radius: .25rem; }
 .axis { display: flex; justify-content: space-between; }
@@ -78,6 +82,12 @@ const script = `"use strict";
     var same = new Date(now).toDateString() === d.toDateString();
     return (same ? d.toLocaleTimeString() : d.toLocaleString()) + " (" + ago(now - d.getTime()) + " ago)";
   }
+  function whenCell(t, now, cls, extra) {
+    if (!t) return el("td", cls, ["\u2014"]);
+    var d = new Date(t);
+    var same = new Date(now).toDateString() === d.toDateString();
+    return el("td", cls, [same ? d.toLocaleTimeString() : d.toLocaleString(), el("span", "msg", [ago(now - d.getTime()) + " ago"]), extra ? el("span", "msg", [extra]) : ""]);
+  }
   function pct(x) {
     if (typeof x !== "number") return "\\u2014";
     return (x * 100).toFixed(x === 1 ? 0 : 2) + " %";
@@ -88,8 +98,12 @@ const script = `"use strict";
     if (typeof x !== "object") return String(x);
     return Object.keys(x).map(function (k) { return k + " " + (typeof x[k] === "object" ? JSON.stringify(x[k]) : String(x[k])); }).join(", ");
   }
+  function restartsText(b) {
+    if (typeof b.restarts !== "number") return "";
+    return b.restarts + " restart(s)" + (b.lastExit ? ", last exit: " + exitText(b.lastExit) : "");
+  }
   function healthCell(health, message) {
-    var td = el("td", "health h-" + health, [(GLYPH[health] || "?") + " " + health]);
+    var td = el("td", "health h-" + health, [(GLYPH[health] || "?") + "\\u00A0" + health]);
     if (message) td.append(el("span", "msg", [message]));
     return td;
   }
@@ -114,18 +128,17 @@ const script = `"use strict";
     var rows = (doc.backends || []).map(function (b) {
       var h = byName[b.name] || { availability: {} };
       var tr = el("tr", "", [
-        el("th", "", [b.name, el("span", "msg", [b.transport])]),
+        el("th", "", [b.name, el("span", "msg", [b.transport]), restartsText(b) ? el("span", "msg", [restartsText(b)]) : ""]),
         healthCell(b.health, b.message),
         el("td", "", [b.circuit]),
         el("td", "num", [count(b.toolCount)]),
         el("td", "num", [count(b.resourceCount)]),
         el("td", "num", [count(b.promptCount)]),
         el("td", "num", [typeof b.latencyMs === "number" ? Math.round(b.latencyMs) + " ms" : "\\u2014"]),
-        el("td", "small", [when(h.healthySince, now)]),
+        whenCell(h.healthySince, now, "small"),
         el("td", "num", [pct(h.availability["1h"])]),
         el("td", "num", [pct(h.availability["24h"])]),
-        el("td", "small", h.lastFailureTime ? [when(h.lastFailureTime, now), el("span", "msg", [h.lastFailureReason || ""])] : ["\\u2014"]),
-        el("td", "num", [count(b.restarts), b.lastExit ? el("span", "msg", [exitText(b.lastExit)]) : ""])
+        whenCell(h.lastFailureTime, now, "small failure", h.lastFailureReason)
       ]);
       tr.setAttribute("data-backend", b.name);
       tr.setAttribute("data-health", b.health);
@@ -227,7 +240,7 @@ const html = `<!doctype html>
 <thead><tr>
 <th scope="col">Backend</th><th scope="col">Health</th><th scope="col">Circuit</th><th scope="col">Tools</th>
 <th scope="col">Resources</th><th scope="col">Prompts</th><th scope="col">Latency</th><th scope="col">Healthy since</th>
-<th scope="col">Availability 1 h</th><th scope="col">Availability 24 h</th><th scope="col">Last failure</th><th scope="col">Restarts</th>
+<th scope="col"><abbr title="Availability over the last hour">Avail. 1 h</abbr></th><th scope="col"><abbr title="Availability over the last 24 hours">Avail. 24 h</abbr></th><th scope="col">Last failure</th>
 </tr></thead>
 <tbody id="backends"></tbody>
 </table>
