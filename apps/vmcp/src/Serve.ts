@@ -151,6 +151,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
     let status: StatusRuntime | undefined
     let stopping = false
     const feed = makeStatusFeed()
+    built.prometheus?.observeHistory(() => feed.summary(Date.now()))
     const http: HttpServer = yield* Effect.tryPromise({
       try: () =>
         startHttpServer({

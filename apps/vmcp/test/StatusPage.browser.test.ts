@@ -100,7 +100,7 @@ const startApp = async (config: Record<string, unknown>): Promise<string> => {
   const decoded = Effect.runSync(
     decodeConfig({ listen: { port: 0 }, status: { log: { format: "json" } }, ...config }, "test")
   )
-  const selection = selectReporters({ env: {}, reporters: "log" })
+  const selection = selectReporters({ env: {}, reporters: "log,prometheus" })
   if (typeof selection === "string") throw new Error(selection)
   let stop: (signal: string) => void = () => undefined
   const stopSignal = new Promise<string>((resolve) => {
@@ -198,6 +198,19 @@ describe.skipIf(!haveChromium && process.env.CI !== "true")("the status page in 
     )
     expect(navigations()).toBe(1)
     expect(errors).toEqual([])
+
+    // The same history in /status and /metrics: alpha failed once, so it was not up all hour.
+    const status = (await (await fetch(`${url}/status`)).json()) as {
+      history: ReadonlyArray<{ name: string; lastFailureReason?: string; availability: { "1h"?: number } }>
+    }
+    const alphaHistory = status.history.find((h) => h.name === "alpha")
+    expect(alphaHistory?.lastFailureReason).toMatch(/ECONNREFUSED|connection/)
+    expect(alphaHistory?.availability["1h"]).toBeLessThan(1)
+    const metrics = await (await fetch(`${url}/metrics`)).text()
+    expect(metrics).toMatch(/^vmcp_backend_healthy_since_seconds\{[^}]*backend="alpha"\} \d+/m)
+    const ratio = /^vmcp_backend_availability_ratio\{[^}]*backend="alpha",window="1h"\} (\S+)$/m.exec(metrics)
+    expect(Number(ratio?.[1])).toBeLessThan(1)
+    expect(Number(ratio?.[1])).toBeGreaterThan(0)
   })
 
   it("renders backend names and messages that hold HTML as text", async () => {
