@@ -2,7 +2,7 @@
 // screenshot docs/status-page.png and measures the live latency (a status published → the page's
 // DOM shows it) over `ROUNDS` changes. Needs the app built (`pnpm turbo run build`).
 //
-//   node apps/vmcp/scripts/status-page-demo.mjs [screenshot.png]
+//   node apps/vmcp/scripts/status-page-demo.mjs [screenshot.png]   (SCHEME=dark for the dark theme)
 import { resolve } from "node:path"
 import { backendReport, deriveStatus } from "@vmcp-status/core"
 import { chromium } from "playwright-core"
@@ -88,7 +88,7 @@ const http = await startHttpServer({
 })
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] })
 try {
-  const context = await browser.newContext({ colorScheme: "light", viewport: { width: 1200, height: 800 } })
+  const context = await browser.newContext({ colorScheme: process.env.SCHEME === "dark" ? "dark" : "light", viewport: { width: 1200, height: 800 } })
   const page = await context.newPage()
   await page.goto(`${http.url}/`)
   await page.waitForSelector('tr[data-backend="files"][data-health="unhealthy"]')
