@@ -31,7 +31,7 @@ export interface StatusStreams {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void
   /** Streams open now. */
   readonly count: () => number
-  /** Ends every stream and stops listening. */
+  /** Sends a pending change, then ends every stream and stops listening. */
   readonly close: () => void
 }
 
@@ -133,6 +133,11 @@ export const makeStatusStreams = (options: StatusStreamOptions): StatusStreams =
     },
     count: () => clients.size,
     close: () => {
+      // A change not sent yet (the final `ShuttingDown` status) goes out before the end.
+      if (pending !== undefined) {
+        clearTimeout(pending)
+        flush()
+      }
       for (const client of [...clients]) drop(client)
     }
   }

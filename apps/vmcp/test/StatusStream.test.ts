@@ -161,6 +161,23 @@ describe("StatusStreams", () => {
     expect((await statusEvent(again)).phase).toBe("Ready")
   })
 
+  it("sends a change still pending when it closes, then ends the stream", async () => {
+    const feed = makeStatusFeed()
+    feed.publish(statusAt("2026-12-02T12:00:00Z", "healthy"))
+    const streams = makeStatusStreams({
+      document: () => feed.current(),
+      subscribe: (l) => feed.subscribe(l),
+      coalesceMs: 60_000
+    })
+    const url = await serve(streams)
+    const reader = await open(url)
+    expect((await statusEvent(reader)).phase).toBe("Ready")
+    feed.publish(statusAt("2026-12-02T12:01:00Z", "unhealthy", "gone"))
+    streams.close()
+    expect((await statusEvent(reader)).phase).toBe("Failed")
+    await expect(reader.next()).rejects.toThrow(/ended/)
+  })
+
   it("stops listening to the feed once the last client is gone", async () => {
     let listeners = 0
     const feed = makeStatusFeed()
