@@ -88,7 +88,10 @@ const http = await startHttpServer({
 })
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] })
 try {
-  const context = await browser.newContext({ colorScheme: process.env.SCHEME === "dark" ? "dark" : "light", viewport: { width: 1200, height: 800 } })
+  const context = await browser.newContext({
+    colorScheme: process.env.SCHEME === "dark" ? "dark" : "light",
+    viewport: { width: 1200, height: 800 }
+  })
   const page = await context.newPage()
   await page.goto(`${http.url}/`)
   await page.waitForSelector('tr[data-backend="files"][data-health="unhealthy"]')
