@@ -6,7 +6,8 @@ set -uo pipefail
 step() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the deploy/ tests run: lua5.4 (the Argo CD health.lua), prometheus
-# (promtool test rules, and a real Prometheus scraping vmcp), kubectl and buildah. A policy-rc.d that denies every
+# (promtool test rules, and a real Prometheus scraping vmcp), kubectl and buildah; and chromium, the
+# headless browser the status page test (apps/vmcp) drives. A policy-rc.d that denies every
 # start, in place during the install only, keeps the package's prometheus service from starting.
 missing=""
 command -v lua5.4 >/dev/null 2>&1 || missing="$missing lua5.4"
@@ -15,8 +16,10 @@ command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || 
 command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
 # buildah: the image test builds the OCI image (deploy/image/build.sh would install it too).
 command -v buildah >/dev/null 2>&1 || missing="$missing buildah"
+# chromium: the status page test loads the page in it (playwright-core drives /usr/bin/chromium).
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 if [ -n "$missing" ] && command -v apt-get >/dev/null 2>&1; then
-  step "installing$missing (Debian) for the deploy/ tests"
+  step "installing$missing (Debian) for the deploy/ and browser tests"
   if [ "$(id -u)" -eq 0 ]; then as_root=""; else as_root="sudo -n"; fi
   own_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ] &&

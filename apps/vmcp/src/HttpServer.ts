@@ -4,6 +4,9 @@ import type { RuntimeStatus } from "@vmcp-status/core"
 import { type McpEndpoint, rpcForbidden } from "./McpEndpoint.ts"
 import type { Readiness } from "./Readiness.ts"
 import { checkRequest, makeRequestPolicy } from "./RequestPolicy.ts"
+import type { StatusFeed } from "./StatusFeed.ts"
+import { serveStatusPage } from "./StatusPage.ts"
+import { makeStatusStreams } from "./StatusStream.ts"
 
 /** The paths the server answers. */
 export const Paths = {
@@ -11,6 +14,8 @@ export const Paths = {
   healthz: "/healthz",
   readyz: "/readyz",
   status: "/status",
+  page: "/",
+  statusStream: "/status/stream",
   metrics: "/metrics"
 } as const
 
@@ -27,6 +32,8 @@ export interface HttpServerOptions {
   readonly allowedHosts?: ReadonlyArray<string> | undefined
   /** The current status, if any. */
   readonly status: () => RuntimeStatus | undefined
+  /** The statuses with their history: adds `history` to `/status`, serves `/` and `/status/stream`. */
+  readonly feed?: StatusFeed | undefined
   /** A `/metrics` handler; 404 when absent. */
   readonly metrics?: (req: IncomingMessage, res: ServerResponse) => void
 }
@@ -87,6 +94,15 @@ const json = (res: ServerResponse, status: number, body: unknown) => {
  */
 export const startHttpServer = (options: HttpServerOptions): Promise<HttpServer> => {
   const policy = makeRequestPolicy(options)
+  const { feed } = options
+  const document = () => {
+    const status = options.status()
+    if (status === undefined) return undefined
+    return feed === undefined
+      ? publicStatus(status)
+      : { ...publicStatus(status), history: feed.summary(Date.now()) }
+  }
+  const streams = feed && makeStatusStreams({ document, subscribe: (listener) => feed.subscribe(listener) })
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://localhost").pathname
     const verdict = checkRequest(policy, { path, host: req.headers.host, origin: req.headers.origin })
@@ -107,12 +123,18 @@ export const startHttpServer = (options: HttpServerOptions): Promise<HttpServer>
         return json(res, answer.ready ? 200 : 503, answer)
       }
       case Paths.status: {
-        const status = options.status()
-        if (status === undefined) return text(res, 503, "no status yet")
+        const body = document()
+        if (body === undefined) return text(res, 503, "no status yet")
         res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" })
-        res.end(`${JSON.stringify(publicStatus(status), null, 2)}\n`)
+        res.end(`${JSON.stringify(body, null, 2)}\n`)
         return
       }
+      case Paths.statusStream:
+        if (streams !== undefined) return streams.handle(req, res)
+        return text(res, 404, "the status stream is not enabled")
+      case Paths.page:
+        if (feed !== undefined) return serveStatusPage(res)
+        return text(res, 404, `not found: MCP is served at ${Paths.mcp}`)
       case Paths.metrics:
         if (options.metrics !== undefined) return options.metrics(req, res)
         return text(res, 404, "metrics are not enabled")
@@ -132,10 +154,12 @@ export const startHttpServer = (options: HttpServerOptions): Promise<HttpServer>
         port,
         url: `http://${host}:${port}`,
         stopAccepting: () => {
+          streams?.close()
           server.close()
           server.closeIdleConnections()
         },
         close: () => {
+          streams?.close()
           closing ??= new Promise<void>((done) => {
             server.close(() => done())
             server.closeAllConnections()

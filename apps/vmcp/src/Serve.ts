@@ -15,6 +15,7 @@ import { readiness } from "./Readiness.ts"
 import { buildReporters, type ReporterSelection, selectReporters } from "./Reporters.ts"
 import { ShutdownBudget } from "./ShutdownBudget.ts"
 import { type StatusRuntime, startStatus } from "./Status.ts"
+import { makeStatusFeed } from "./StatusFeed.ts"
 import { colorsEnabled } from "./Terminal.ts"
 import { VERSION } from "./Version.ts"
 
@@ -149,6 +150,8 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
     // Listen first: a taken port fails startup before any backend or API server is contacted.
     let status: StatusRuntime | undefined
     let stopping = false
+    const feed = makeStatusFeed()
+    built.prometheus?.observeHistory(() => feed.summary(Date.now()))
     const http: HttpServer = yield* Effect.tryPromise({
       try: () =>
         startHttpServer({
@@ -162,6 +165,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
               status: status?.current()
             }),
           status: () => status?.current(),
+          feed,
           allowedOrigins: config.listen.allowedOrigins,
           allowedHosts: config.listen.allowedHosts,
           ...(built.prometheus === undefined ? {} : { metrics: metricsHandler(built.prometheus.registry) })
@@ -183,6 +187,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
       gateway,
       reporters: built.sources,
       prometheus: built.prometheus,
+      feed,
       stopTimeoutMs: ShutdownBudget.finalStatusMs
     })
     status = running

@@ -12,6 +12,7 @@ import { Clock, Effect } from "effect"
 import type { BackendConnection } from "./BackendConnection.ts"
 import type { VmcpConfig } from "./Config.ts"
 import type { Gateway } from "./Gateway.ts"
+import type { StatusFeed } from "./StatusFeed.ts"
 
 /** How often a backend's tools are listed again without a `list_changed` (5 min, docs/behaviours.md#discovery). */
 export const DISCOVERY_INTERVAL_MS = 300_000
@@ -112,6 +113,8 @@ export interface StatusOptions {
   readonly gateway: Gateway
   readonly reporters: ReadonlyArray<ReporterSource>
   readonly prometheus?: PrometheusReporter | undefined
+  /** Gets every status (redacted) before the reporters do: the history and the live views. */
+  readonly feed?: StatusFeed | undefined
   /** The time `finish` gives reporters for the final status (default 3 s). */
   readonly stopTimeoutMs?: number
 }
@@ -162,6 +165,7 @@ export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) 
         if (finished) return Effect.void
         const status = redacted(raw)
         latest = status
+        options.feed?.publish(status)
         // Ready for traffic once every backend has been probed at least once.
         if (
           !roundComplete &&
@@ -199,6 +203,7 @@ export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) 
     if (final !== undefined) yield* publisher.update(final)
     finished = true
     if (final !== undefined) latest = final
+    if (final !== undefined) options.feed?.publish(final)
     yield* publisher.stop
   })
   const runtime: StatusRuntime = {

@@ -1,6 +1,13 @@
-import { type Publisher, Reporter, type ReporterHealth, type RuntimeStatus } from "@vmcp-status/core"
+import {
+  type BackendHistorySummary,
+  type Publisher,
+  Reporter,
+  type ReporterHealth,
+  type RuntimeStatus
+} from "@vmcp-status/core"
 import { Effect, type Scope, Stream } from "effect"
 import { Registry } from "prom-client"
+import { recordHistory } from "./internal/historyMetrics.ts"
 import { createMetrics } from "./internal/metrics.ts"
 import { makeReporterState, recordReporterHealth } from "./internal/reporterMetrics.ts"
 import { makeStatusState, recordInitial, recordStatus } from "./internal/statusMetrics.ts"
@@ -60,6 +67,12 @@ export interface PrometheusReporter extends Reporter.Reporter<never> {
    * of core's `start`). Returns a function that stops reading it.
    */
   readonly observeHealth: (health: () => ReadonlyArray<ReporterHealth>) => () => void
+  /**
+   * Reads the backends' history on every scrape (e.g. `() => summarizeHistory(history, Date.now())`
+   * of core) into `vmcp_backend_healthy_since_seconds` and `vmcp_backend_availability_ratio`.
+   * Returns a function that stops reading it.
+   */
+  readonly observeHistory: (history: () => ReadonlyArray<BackendHistorySummary>) => () => void
 }
 
 /**
@@ -88,6 +101,7 @@ export const makePrometheusReporter = (options: PrometheusReporterOptions = {}):
   const reporterState = makeReporterState()
   const statusState = makeStatusState()
   let healthSource: (() => ReadonlyArray<ReporterHealth>) | undefined
+  let historySource: (() => ReadonlyArray<BackendHistorySummary>) | undefined
 
   const metrics = createMetrics({
     registry,
@@ -104,6 +118,16 @@ export const makePrometheusReporter = (options: PrometheusReporterOptions = {}):
         return
       }
       recordReporterHealth(metrics, reporterState, health)
+    },
+    collectHistory: () => {
+      if (historySource === undefined) return
+      let history: ReadonlyArray<BackendHistorySummary>
+      try {
+        history = historySource()
+      } catch {
+        return
+      }
+      recordHistory(metrics, history)
     }
   })
   recordInitial(metrics)
@@ -136,6 +160,15 @@ export const makePrometheusReporter = (options: PrometheusReporterOptions = {}):
       healthSource = health
       return () => {
         if (healthSource === health) healthSource = undefined
+      }
+    },
+    observeHistory: (history) => {
+      historySource = history
+      return () => {
+        if (historySource !== history) return
+        historySource = undefined
+        metrics.backendHealthySince.reset()
+        metrics.backendAvailability.reset()
       }
     }
   }

@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
+  deriveStatus,
+  emptyHistory,
   InvalidOptionError,
   Publisher,
   Reporter,
@@ -7,7 +9,9 @@ import {
   type ReporterHealth,
   type ReportOutcome,
   type RuntimeStatus,
-  start
+  recordStatus,
+  start,
+  summarizeHistory
 } from "@vmcp-status/core"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
@@ -392,6 +396,74 @@ describe("makePrometheusReporter", () => {
       `vmcp_reports_total{reporter="webhook",outcome="error"} ${webhook.outcomes.error + 1}`
     )
   })
+
+  it.effect("exposes the history: healthy since, and availability per window, read on every scrape", () =>
+    Effect.gen(function* () {
+      const metrics = makePrometheusReporter()
+      // github healthy from 18:00, down 18:45 to 18:51, healthy again; jira healthy then down at 18:30.
+      const at = (
+        now: string,
+        github: "healthy" | "unhealthy",
+        githubSince: string,
+        jira: "healthy" | "unhealthy",
+        jiraSince: string
+      ) =>
+        deriveStatus({
+          backends: [
+            backend("github", github, { lastTransitionTime: githubSince }),
+            backend("jira", jira, { lastTransitionTime: jiraSince })
+          ],
+          initialRoundComplete: true,
+          now
+        })
+      let history = emptyHistory()
+      history = recordStatus(
+        history,
+        at("2026-11-25T18:00:00Z", "healthy", "2026-11-25T18:00:00Z", "healthy", "2026-11-25T18:00:00Z")
+      )
+      history = recordStatus(
+        history,
+        at("2026-11-25T18:30:00Z", "healthy", "2026-11-25T18:00:00Z", "unhealthy", "2026-11-25T18:30:00Z")
+      )
+      history = recordStatus(
+        history,
+        at("2026-11-25T18:45:00Z", "unhealthy", "2026-11-25T18:45:00Z", "unhealthy", "2026-11-25T18:30:00Z")
+      )
+      history = recordStatus(
+        history,
+        at("2026-11-25T18:51:00Z", "healthy", "2026-11-25T18:51:00Z", "unhealthy", "2026-11-25T18:30:00Z")
+      )
+      let nowMs = Date.parse("2026-11-25T19:00:00Z")
+      const stop = metrics.observeHistory(() => summarizeHistory(history, nowMs))
+
+      const first = yield* scrape(metrics.registry)
+      assert.deepStrictEqual(first.by("vmcp_backend_healthy_since_seconds", "backend"), {
+        github: Date.parse("2026-11-25T18:51:00Z") / 1000
+      })
+      assert.deepStrictEqual(first.by("vmcp_backend_availability_ratio", "backend", { window: "1h" }), {
+        github: 0.9,
+        jira: 0.5
+      })
+      assert.deepStrictEqual(first.by("vmcp_backend_availability_ratio", "backend", { window: "24h" }), {
+        github: 0.9,
+        jira: 0.5
+      })
+
+      // Availability moves with time, read at the scrape: an hour later jira has been down all of the last hour.
+      nowMs = Date.parse("2026-11-25T20:00:00Z")
+      const later = yield* scrape(metrics.registry)
+      assert.strictEqual(later.value("vmcp_backend_availability_ratio", { backend: "jira", window: "1h" }), 0)
+      assert.strictEqual(
+        later.value("vmcp_backend_availability_ratio", { backend: "github", window: "1h" }),
+        1
+      )
+
+      stop()
+      const stopped = yield* scrape(metrics.registry)
+      assert.deepStrictEqual(stopped.series("vmcp_backend_availability_ratio"), [])
+      assert.deepStrictEqual(stopped.series("vmcp_backend_healthy_since_seconds"), [])
+    })
+  )
 
   describe("options", () => {
     it.effect("puts constant labels and the prefix on every series, in the registry given", () =>

@@ -5,7 +5,17 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 
 /** The labels our metrics use; constant labels may not take these names. */
-const OWN_LABELS = ["phase", "health", "backend", "state", "reporter", "outcome", "le", "quantile"] as const
+const OWN_LABELS = [
+  "phase",
+  "health",
+  "backend",
+  "state",
+  "reporter",
+  "outcome",
+  "window",
+  "le",
+  "quantile"
+] as const
 
 type Labels = Record<string, string>
 
@@ -19,6 +29,8 @@ export const METRIC_SUFFIXES = [
   "backend_tools",
   "backend_consecutive_failures",
   "backend_probe_duration_seconds",
+  "backend_healthy_since_seconds",
+  "backend_availability_ratio",
   "reports_total",
   "reporter_consecutive_failures",
   "reporter_last_success_timestamp_seconds"
@@ -35,6 +47,8 @@ export interface Metrics {
   readonly backendTools: Gauge<string>
   readonly backendConsecutiveFailures: Gauge<string>
   readonly backendProbeDuration: Histogram<string>
+  readonly backendHealthySince: Gauge<string>
+  readonly backendAvailability: Gauge<string>
   readonly reportsTotal: Counter<string>
   readonly reporterConsecutiveFailures: Gauge<string>
   readonly reporterLastSuccess: Gauge<string>
@@ -47,6 +61,8 @@ export interface MetricsConfig {
   readonly buckets: ReadonlyArray<number>
   /** Called before the reporter metrics are read on a scrape. */
   readonly collectReporterHealth: () => void
+  /** Called before the history metrics are read on a scrape. */
+  readonly collectHistory: () => void
 }
 
 const checkLabels = (labels: Readonly<Labels>) => {
@@ -154,6 +170,18 @@ export const createMetrics = (config: MetricsConfig): Metrics => {
           buckets: [...config.buckets],
           registers
         })
+    ),
+    backendHealthySince: gauge(
+      "backend_healthy_since_seconds",
+      "Unix time a backend last became healthy; absent while it is not healthy.",
+      ["backend"],
+      config.collectHistory
+    ),
+    backendAvailability: gauge(
+      "backend_availability_ratio",
+      "Share of the window (1h, 24h) a backend was routable (healthy or degraded), 0..1, of the time its health was known since the process started.",
+      ["backend", "window"],
+      config.collectHistory
     ),
     reportsTotal: guard(
       "reports_total",
