@@ -197,7 +197,10 @@ describe("vmcp manifests: the MCP port apart from the admin port, authentication
 
     const open = Effect.runSync(decodeConfig({ auth: { allowUnauthenticated: true } }, "inline"))
     const unauthenticated = makeManifests({ name: "a", namespace: "b", config: open }) as ReadonlyArray<Doc>
-    expect(YAML.parse(configMapConfig(unauthenticated)).auth).toEqual({ allowUnauthenticated: true })
+    expect(YAML.parse(configMapConfig(unauthenticated)).auth).toEqual({
+      mode: "none",
+      allowUnauthenticated: true
+    })
     expect(podOf(unauthenticated).volumes.map((v) => v.name)).not.toContain("tokens")
   })
 
