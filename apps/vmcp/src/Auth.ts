@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto"
 import { readFileSync, statSync } from "node:fs"
 import type { IncomingHttpHeaders } from "node:http"
+import { resolve } from "node:path"
 import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from "jose"
 import type { VmcpConfig } from "./Config.ts"
 
@@ -186,7 +187,8 @@ const refuse = (
 })
 
 const makeBearer = (paths: ReadonlyArray<string>, baseDir: string | undefined): Authenticator => {
-  const resolved = paths.map((p) => (baseDir === undefined || p.startsWith("/") ? p : `${baseDir}/${p}`))
+  // Relative paths are the config file's, as for stdio backends.
+  const resolved = paths.map((p) => (baseDir === undefined ? p : resolve(baseDir, p)))
   const store = makeTokenStore(resolved)
   const realm = ["realm", "vmcp"] as const
   return {
