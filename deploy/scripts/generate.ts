@@ -9,22 +9,20 @@
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { decodeConfig, loadCrd, type Manifest, makeManifests, manifestsYaml, Paths } from "@vmcp-status/vmcp"
+import {
+  decodeConfig,
+  loadCrd,
+  type Manifest,
+  ManifestDefaults,
+  makeManifests,
+  makeNetworkPolicy,
+  manifestsYaml,
+  Paths
+} from "@vmcp-status/vmcp"
 import { Effect } from "effect"
 
 /** The documented default of the base: one object name, one namespace, the default image. */
 export const BaseDefaults = { name: "vmcp", namespace: "vmcp" } as const
-
-/**
- * Who may reach the vmcp port when the network-policy component is used: pods with this label in
- * any namespace (the MCP clients), and the Prometheus pods of the monitoring namespace (the
- * scraper). `/mcp` and `/metrics` share one port, so the policy admits by source, not by path.
- */
-export const NetworkPolicyDefaults = {
-  clientLabel: { "vmcp-status.io/mcp-client": "true" },
-  prometheusNamespace: { "kubernetes.io/metadata.name": "monitoring" },
-  prometheusPods: { "app.kubernetes.io/name": "prometheus" }
-} as const
 
 const kustomizeDir = join(dirname(fileURLToPath(import.meta.url)), "..", "kustomize")
 
@@ -67,10 +65,7 @@ export const generatedFiles = (): ReadonlyMap<string, string> => {
   const service = objects.find((o) => o.kind === "Service") as Manifest & {
     spec: { selector: Record<string, string>; ports: ReadonlyArray<{ name: string }> }
   }
-  const deployment = objects.find((o) => o.kind === "Deployment") as Manifest & {
-    spec: { selector: { matchLabels: Record<string, string> } }
-  }
-  const portName = service.spec.ports[0]!.name
+  const portName = service.spec.ports.find((p) => p.name === ManifestDefaults.portNames.admin)!.name
   const serviceMonitor = {
     apiVersion: "monitoring.coreos.com/v1",
     kind: "ServiceMonitor",
@@ -90,32 +85,7 @@ export const generatedFiles = (): ReadonlyMap<string, string> => {
       yaml(kustomization("Component", { resources: ["servicemonitor.yaml"] }))
   )
 
-  const networkPolicy = {
-    apiVersion: "networking.k8s.io/v1",
-    kind: "NetworkPolicy",
-    metadata: { name, namespace, labels: service.metadata.labels },
-    spec: {
-      podSelector: { matchLabels: deployment.spec.selector.matchLabels },
-      policyTypes: ["Ingress"],
-      ingress: [
-        {
-          // MCP clients: pods labelled as such, in any namespace.
-          from: [{ namespaceSelector: {}, podSelector: { matchLabels: NetworkPolicyDefaults.clientLabel } }],
-          ports: [{ protocol: "TCP", port: portName }]
-        },
-        {
-          // The metrics scraper: Prometheus in its namespace.
-          from: [
-            {
-              namespaceSelector: { matchLabels: NetworkPolicyDefaults.prometheusNamespace },
-              podSelector: { matchLabels: NetworkPolicyDefaults.prometheusPods }
-            }
-          ],
-          ports: [{ protocol: "TCP", port: portName }]
-        }
-      ]
-    }
-  }
+  const networkPolicy = makeNetworkPolicy({ name, namespace })
   files.set(
     "components/network-policy/networkpolicy.yaml",
     header("the network-policy component") + yaml(networkPolicy)

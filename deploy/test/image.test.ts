@@ -305,7 +305,7 @@ describe.skipIf(reason !== undefined)("the vmcp OCI image (deploy/image/build.sh
     }
     expect(example.listen.host).toBe("127.0.0.1")
     const args = Cmd.map((arg, i) => (Cmd[i - 1] === "--host" ? "127.0.0.1" : arg))
-    expect(args).toEqual(["serve", "--config", config, "--host", "127.0.0.1"])
+    expect(args).toEqual(["serve", "--config", config, "--host", "127.0.0.1", "--allow-unauthenticated"])
 
     // The example is tuned for watching transitions live (a 1.5 s probe timeout, a backend that
     // goes down on purpose), which a loaded machine cannot hold to. Mounted over it, as a ConfigMap

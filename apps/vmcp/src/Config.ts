@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs"
 import { Effect, Exit, Predicate, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import YAML from "yaml"
+import { isLoopbackHostname } from "./RequestPolicy.ts"
 import { ShutdownBudget } from "./ShutdownBudget.ts"
 
 /** The longest delay a Node timer holds (2^31 − 1 ms, about 24.8 days); a longer one fires at once. */
@@ -75,6 +76,55 @@ const Port = Schema.Int.pipe(
   Schema.check(Schema.isBetween({ minimum: 0, maximum: 65535 }, { message: "a port between 0 and 65535" }))
 )
 const StringMap = Schema.Record(Schema.String, Schema.String)
+const HostNames = Schema.Array(
+  Schema.String.pipe(
+    Schema.check(
+      Schema.isPattern(/^[^/?#@\s]+$/, {
+        message: "a host name, optionally with :port, e.g. vmcp.example.com"
+      })
+    )
+  )
+)
+const HttpUrl = Schema.String.pipe(
+  Schema.check(
+    Schema.isPattern(/^https?:\/\/[^\s]+$/, {
+      message: "an http:// or https:// URL, e.g. https://idp.example.com"
+    })
+  )
+)
+
+/**
+ * Who may use `/mcp`. `none`: anyone who reaches the port (refused off loopback unless
+ * `allowUnauthenticated`); `bearer`: a token from `bearer.tokenFiles`; `oidc`: a JWT of `oidc.issuer`.
+ */
+export const AuthConfigSchema = Schema.Struct({
+  mode: Schema.Literals(["none", "bearer", "oidc"]).pipe(withDefault("none")),
+  /** With `mode: none`, serve `/mcp` beyond loopback anyway: anyone who reaches the port may call every tool. */
+  allowUnauthenticated: Schema.Boolean.pipe(withDefault(false)),
+  bearer: Schema.optionalKey(
+    Schema.Struct({
+      /** Files of tokens, one per line (a mounted Secret); re-read when they change. */
+      tokenFiles: Schema.Array(Schema.NonEmptyString)
+    })
+  ),
+  oidc: Schema.optionalKey(
+    Schema.Struct({
+      /** The token issuer (`iss`), exactly; its keys are found by OpenID Connect discovery. */
+      issuer: HttpUrl,
+      /** The `aud` a token must carry: this server's identifier at the issuer. */
+      audience: Schema.NonEmptyString,
+      /** The issuer's JWKS (default: `jwks_uri` of `<issuer>/.well-known/openid-configuration`). */
+      jwksUri: Schema.optionalKey(HttpUrl),
+      /** This server's `/mcp` URL as clients reach it (default: from the request's Host). */
+      resource: Schema.optionalKey(HttpUrl),
+      clockSkew: DurationMs.pipe(withDefault("30s")),
+      /** After fetching the keys, no refetch for this long, even for an unknown `kid`. */
+      jwksCooldown: DurationMs.pipe(withDefault("30s")),
+      /** Scopes every token must have (`scope` or `scp` claim); missing ones get 403 insufficient_scope. */
+      requiredScopes: Schema.Array(Schema.NonEmptyString).pipe(withDefault([]))
+    })
+  )
+}).pipe(withDefault({}))
 
 /**
  * One backend MCP server. `stdio` needs `command` (and optionally `args`, `env`, `cwd`);
@@ -118,18 +168,20 @@ export const VmcpConfig = Schema.Struct({
       )
     ),
     /** Off loopback: the `Host` values served (`name` any port, `name:port`); unset, any. `/healthz` and `/readyz` are exempt (probes). */
-    allowedHosts: Schema.optionalKey(
-      Schema.Array(
-        Schema.String.pipe(
-          Schema.check(
-            Schema.isPattern(/^[^/?#@\s]+$/, {
-              message: "a host name, optionally with :port, e.g. vmcp.example.com"
-            })
-          )
-        )
-      )
-    )
+    allowedHosts: Schema.optionalKey(HostNames),
+    /**
+     * The admin listener: `/healthz`, `/readyz`, `/status`, `/metrics`. Default loopback, port
+     * `listen.port + 1` (0 when `listen.port` is 0). With `auth.mode` other than `none` the main
+     * listener no longer serves `/status` and `/metrics`.
+     */
+    admin: Schema.Struct({
+      host: Schema.NonEmptyString.pipe(withDefault("127.0.0.1")),
+      port: Schema.optionalKey(Port),
+      /** Off loopback: the `Host` values served on the admin port; unset, any. */
+      allowedHosts: Schema.optionalKey(HostNames)
+    }).pipe(withDefault({}))
   }).pipe(withDefault({})),
+  auth: AuthConfigSchema,
   aggregation: Schema.Struct({
     /** `prefix`: every tool is `<backend><separator><tool>`. `priority`: plain names, the first backend in `priority` wins a clash. */
     conflictResolution: Schema.Literals(["prefix", "priority"]).pipe(withDefault("prefix")),
@@ -241,7 +293,14 @@ const valueAt = (root: unknown, path: ReadonlyArray<PropertyKey>): { present: bo
 }
 
 /** Fields whose values may be secrets (or hold them): an error shows only their kind. */
-const SECRET_FIELDS: ReadonlySet<PropertyKey> = new Set(["headers", "env", "args", "url", "command"])
+const SECRET_FIELDS: ReadonlySet<PropertyKey> = new Set([
+  "headers",
+  "env",
+  "args",
+  "url",
+  "command",
+  "tokenFiles"
+])
 
 const kindOf = (value: unknown): string =>
   Array.isArray(value)
@@ -302,6 +361,52 @@ const urlProblem = (url: string): Omit<ConfigIssue, "path"> | undefined => {
   return undefined
 }
 
+/**
+ * The problem with serving `/mcp` on `host` under `auth`, if any: `mode: none` beyond loopback
+ * needs `allowUnauthenticated: true`, said explicitly.
+ */
+export const unauthenticatedExposure = (
+  host: string,
+  auth: { readonly mode?: unknown; readonly allowUnauthenticated?: unknown }
+): ConfigIssue | undefined => {
+  if ((auth.mode ?? "none") !== "none" || auth.allowUnauthenticated === true || isLoopbackHostname(host))
+    return undefined
+  return {
+    path: "auth.mode",
+    problem: `auth.mode is none while listen.host is ${JSON.stringify(host)}: anyone who reaches the port could call every backend's tools`,
+    expected:
+      "set auth.mode to bearer (auth.bearer.tokenFiles) or oidc (auth.oidc.issuer, audience), or listen.host to 127.0.0.1; to serve without authentication anyway, set auth.allowUnauthenticated: true",
+    found: "none"
+  }
+}
+
+const authIssues = (root: unknown): Array<ConfigIssue> => {
+  const issues: Array<ConfigIssue> = []
+  const auth = Predicate.isObject(root) && Predicate.isObject(root.auth) ? root.auth : {}
+  const listen = Predicate.isObject(root) && Predicate.isObject(root.listen) ? root.listen : {}
+  const host = Predicate.isString(listen.host) ? listen.host : "127.0.0.1"
+  const exposure = unauthenticatedExposure(host, auth)
+  if (exposure !== undefined) issues.push(exposure)
+  if (auth.mode === "bearer") {
+    const bearer = Predicate.isObject(auth.bearer) ? auth.bearer : undefined
+    if (bearer === undefined || (Array.isArray(bearer.tokenFiles) && bearer.tokenFiles.length === 0))
+      issues.push({
+        path: "auth.bearer.tokenFiles",
+        expected:
+          "at least one file of tokens for auth.mode bearer, e.g. tokenFiles: [/etc/vmcp/tokens/token]",
+        found: bearer === undefined ? "nothing (the key is missing)" : "an empty list"
+      })
+  }
+  if (auth.mode === "oidc" && auth.oidc === undefined)
+    issues.push({
+      path: "auth.oidc",
+      expected:
+        "the issuer and audience for auth.mode oidc, e.g. oidc: { issuer: https://idp.example.com, audience: vmcp }",
+      found: "nothing (the key is missing)"
+    })
+  return issues
+}
+
 const entriesOf = (value: unknown): Array<[string, unknown]> =>
   Predicate.isObject(value) ? Object.entries(value) : []
 
@@ -310,7 +415,7 @@ const entriesOf = (value: unknown): Array<[string, unknown]> =>
  * Works on the raw document, so it runs beside the schema's own problems: every problem at once.
  */
 const crossFieldIssues = (root: unknown, env: ConfigEnv | undefined): Array<ConfigIssue> => {
-  const issues: Array<ConfigIssue> = []
+  const issues: Array<ConfigIssue> = authIssues(root)
   const seen = new Set<string>()
   const backends = Predicate.isObject(root) && Array.isArray(root.backends) ? root.backends : []
   for (const [i, b] of backends.entries()) {
@@ -483,6 +588,12 @@ export const loadVmcpConfig = (
     }
     return decodeConfig(input, file, options)
   })
+
+/** The admin listener's address: `listen.admin`, its port `listen.port + 1` unless set (0 stays 0). */
+export const adminListen = (listen: VmcpConfig["listen"]): { host: string; port: number } => ({
+  host: listen.admin.host,
+  port: listen.admin.port ?? (listen.port === 0 ? 0 : listen.port + 1)
+})
 
 /**
  * Replaces `${VAR}` in a value with the environment's `VAR`; a missing variable becomes an

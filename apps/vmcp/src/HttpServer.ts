@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import type { RuntimeStatus } from "@vmcp-status/core"
+import { type Authenticator, type AuthFailureReason, PROTECTED_RESOURCE_PATH } from "./Auth.ts"
 import { type McpEndpoint, rpcForbidden } from "./McpEndpoint.ts"
 import type { Readiness } from "./Readiness.ts"
 import { checkRequest, makeRequestPolicy } from "./RequestPolicy.ts"
@@ -16,14 +17,29 @@ export const Paths = {
   status: "/status",
   page: "/",
   statusStream: "/status/stream",
-  metrics: "/metrics"
+  metrics: "/metrics",
+  protectedResource: PROTECTED_RESOURCE_PATH
 } as const
+
+/**
+ * What one listener serves. `all`: everything on one port (`auth.mode: none`, the default);
+ * `mcp`: `/mcp`, the protected-resource metadata and the probes; `admin`: the probes, `/status`
+ * and `/metrics`.
+ */
+export type ListenerRole = "all" | "mcp" | "admin"
 
 /** What the HTTP server shows besides MCP. */
 export interface HttpServerOptions {
   readonly host: string
   readonly port: number
-  readonly endpoint: McpEndpoint
+  /** Served at `/mcp` (roles `all` and `mcp`). */
+  readonly endpoint?: McpEndpoint
+  /** What this listener serves (default `all`). */
+  readonly role?: ListenerRole
+  /** Checks every request to `/mcp` before the endpoint sees it; absent, `/mcp` is open (`auth.mode: none`). */
+  readonly auth?: Authenticator | undefined
+  /** Told the reason of every refused `/mcp` request (never the token), for a counted log line. */
+  readonly onAuthFailure?: (reason: AuthFailureReason) => void
   /** Ready for traffic, or why not (see `readiness`); `/readyz` answers 200 or 503 with it as JSON. */
   readonly ready: () => Readiness | boolean
   /** Origins served besides loopback ones (exact, e.g. `https://console.example`); `listen.allowedOrigins`. */
@@ -67,6 +83,16 @@ export const publicStatus = (status: RuntimeStatus): RuntimeStatus => ({
   backends: status.backends.map(({ url: _url, ...backend }) => backend)
 })
 
+/**
+ * The URL of `/mcp` as this request reached it, for the protected-resource metadata when
+ * `auth.oidc.resource` is unset: the `Host` header, https when a proxy says so.
+ */
+const resourceOf = (req: IncomingMessage): string => {
+  const forwarded = req.headers["x-forwarded-proto"]
+  const proto = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim()
+  return `${proto === "https" ? "https" : "http"}://${req.headers.host ?? "localhost"}${Paths.mcp}`
+}
+
 const text = (res: ServerResponse, status: number, body: string) => {
   res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" })
   res.end(`${body}\n`)
@@ -103,6 +129,27 @@ export const startHttpServer = (options: HttpServerOptions): Promise<HttpServer>
       : { ...publicStatus(status), history: feed.summary(Date.now()) }
   }
   const streams = feed && makeStatusStreams({ document, subscribe: (listener) => feed.subscribe(listener) })
+  const role = options.role ?? "all"
+  const servesMcp = role !== "admin" && options.endpoint !== undefined
+  const servesAdmin = role !== "mcp"
+  const serveMcp = async (req: IncomingMessage, res: ServerResponse, endpoint: McpEndpoint) => {
+    if (options.auth !== undefined) {
+      const outcome = await options.auth.authenticate(req.headers, resourceOf(req))
+      if (!outcome.ok) {
+        options.onAuthFailure?.(outcome.reason)
+        res.writeHead(outcome.status, {
+          "content-type": "application/json",
+          "cache-control": "no-store",
+          ...(outcome.wwwAuthenticate === undefined ? {} : { "www-authenticate": outcome.wwwAuthenticate })
+        })
+        res.end(`${JSON.stringify(rpcForbidden(outcome.message))}\n`)
+        // Drain the unread body, so the connection can serve the client's next request.
+        req.resume()
+        return
+      }
+    }
+    await endpoint.handle(req, res)
+  }
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://localhost").pathname
     const verdict = checkRequest(policy, { path, host: req.headers.host, origin: req.headers.origin })
@@ -110,9 +157,22 @@ export const startHttpServer = (options: HttpServerOptions): Promise<HttpServer>
       if (path === Paths.mcp) return json(res, 403, rpcForbidden(verdict.message))
       return text(res, 403, verdict.message)
     }
+    if (
+      servesMcp &&
+      options.auth?.metadata !== undefined &&
+      (path === Paths.protectedResource || path === `${Paths.protectedResource}${Paths.mcp}`)
+    )
+      return json(res, 200, options.auth.metadata(resourceOf(req)))
+    if (
+      !servesAdmin &&
+      (path === Paths.status || path === Paths.statusStream || path === Paths.metrics || path === Paths.page)
+    )
+      return text(res, 404, `not found: ${path} is served on the admin listener (listen.admin)`)
+    if (!servesMcp && path === Paths.mcp)
+      return text(res, 404, "not found: this is the admin listener; MCP is served on listen.port")
     switch (path) {
       case Paths.mcp:
-        void options.endpoint.handle(req, res)
+        if (options.endpoint !== undefined) void serveMcp(req, res, options.endpoint)
         return
       case Paths.healthz:
         return text(res, 200, "ok")
@@ -139,7 +199,11 @@ export const startHttpServer = (options: HttpServerOptions): Promise<HttpServer>
         if (options.metrics !== undefined) return options.metrics(req, res)
         return text(res, 404, "metrics are not enabled")
       default:
-        return text(res, 404, `not found: MCP is served at ${Paths.mcp}`)
+        return text(
+          res,
+          404,
+          servesMcp ? `not found: MCP is served at ${Paths.mcp}` : "not found: this is the admin listener"
+        )
     }
   })
   return new Promise((resolve, reject) => {

@@ -13,6 +13,22 @@ export const ManifestDefaults = {
   /** Where the ConfigMap is mounted and the file the container reads. */
   configDir: "/etc/vmcp",
   configFile: "vmcp.yaml",
+  /** The container's and the Service's port names: MCP clients use `mcp`, probes and Prometheus `admin`. */
+  portNames: { mcp: "mcp", admin: "admin" },
+  /**
+   * With `auth.mode: none` in the config, the Deployment serves bearer tokens of this Secret
+   * (`<name>-tokens`, key `token`; created by the user, never printed), mounted at `tokenDir`.
+   */
+  tokenSecretSuffix: "-tokens",
+  tokenKey: "token",
+  tokenDir: "/etc/vmcp/tokens",
+  /** Where the generated Secret (token files copied from the config) is mounted. */
+  secretDir: "/etc/vmcp/secrets",
+  /** The NetworkPolicy admits the admin port from Prometheus pods of this namespace only. */
+  monitoringNamespace: { "kubernetes.io/metadata.name": "monitoring" },
+  prometheusPods: { "app.kubernetes.io/name": "prometheus" },
+  /** MCP clients the NetworkPolicy admits to the MCP port: pods with this label in any namespace. */
+  clientLabel: { "vmcp-status.io/mcp-client": "true" },
   /** A non-root uid/gid (distroless "nonroot"). */
   uid: 65532,
   /** The pod gets this long after SIGTERM; the app exits within 10 s. */

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs"
+import { dirname, resolve } from "node:path"
 import { Effect, Exit } from "effect"
 import { type Command, ExitCode, loadOrReport, usageError } from "./CommandLine.ts"
 import { decodeConfig, type VmcpConfig } from "./Config.ts"
@@ -17,8 +18,17 @@ const manifestsHelp = `Usage: vmcp manifests --name <name> --namespace <namespac
 Prints the Kubernetes objects that run vmcp as YAML (pipe it to \`kubectl apply -f -\`):
 ServiceAccount, Role and RoleBinding with the least privilege (get on the one VirtualMCPServer
 and patch on its /status, by resourceNames; Events create,patch; Lease verbs only with leader
-election), ConfigMap with the config, Deployment (non-root, read-only root filesystem, probes,
-VMCP_NAME / VMCP_NAMESPACE) and Service (client-IP session affinity with more than 1 replica).
+election), ConfigMap with the config, Secret (only when the config holds literal secrets),
+Deployment (non-root, read-only root filesystem, probes on the admin port, VMCP_NAME /
+VMCP_NAMESPACE) and Service (ports mcp and admin; client-IP session affinity with more than 1
+replica).
+
+Authentication: a config with auth.mode none (the default) is served with auth.mode bearer and
+the token of a Secret you create (never printed here):
+  kubectl -n <ns> create secret generic <name>${ManifestDefaults.tokenSecretSuffix} --from-literal=${ManifestDefaults.tokenKey}="$(openssl rand -hex 32)"
+Until it exists the pod waits. Set auth.allowUnauthenticated: true to serve without it.
+Literal header and env values of backends, and the files of auth.bearer.tokenFiles, go to the
+Secret <name>; the ConfigMap names them as \${VAR} (no secret value in the ConfigMap).
 
 Standalone (no toolhive operator), the CRD goes first and must be Established before the
 VirtualMCPServer object can be applied:
@@ -30,6 +40,9 @@ Options:
   --replicas <n>          replicas of the Deployment; more than 1 turns on leader election and
                           client-IP session affinity on the Service (default 1)
   --with-object           also print the VirtualMCPServer object (standalone, no operator)
+  --network-policy        also print a NetworkPolicy: the mcp port from pods labelled
+                          vmcp-status.io/mcp-client=true, the admin port from Prometheus in
+                          namespace monitoring only
   --image <image>         the container image (default ${ManifestDefaults.image})
   -c, --config <file>     the config to put in the ConfigMap (default: an empty config)
   -h, --help              this help`
@@ -67,6 +80,7 @@ export const manifests: Command = {
     // Refused with the two steps: one stream with the CRD and its object fails now and then.
     "with-crd": { type: "boolean" },
     image: { type: "string" },
+    "network-policy": { type: "boolean" },
     config: { type: "string", short: "c" }
   },
   subcommands: { crd },
@@ -102,6 +116,7 @@ export const manifests: Command = {
       )
     const file = values.config as string | undefined
     let configText: string | undefined
+    let tokenFileContents: Array<string> | undefined
     let config: VmcpConfig
     if (file !== undefined) {
       // The `${VAR}`s are set in the pod, not where the manifests are printed.
@@ -109,6 +124,21 @@ export const manifests: Command = {
       if (typeof loaded === "number") return loaded
       config = loaded
       configText = readFileSync(file, "utf8")
+      if (config.auth.mode === "bearer") {
+        tokenFileContents = []
+        for (const [i, path] of (config.auth.bearer?.tokenFiles ?? []).entries()) {
+          try {
+            tokenFileContents.push(readFileSync(resolve(dirname(file), path), "utf8"))
+          } catch (error) {
+            const code = (error as NodeJS.ErrnoException).code ?? String(error)
+            return usageError(
+              io,
+              `auth.bearer.tokenFiles[${i}]: cannot read ${path} (${code}); vmcp manifests copies the tokens into the Secret, so the file must be readable here`,
+              manifestsHelp
+            )
+          }
+        }
+      }
     } else {
       config = Effect.runSync(Effect.orDie(decodeConfig({ name }, "(default)")))
     }
@@ -117,7 +147,9 @@ export const manifests: Command = {
       namespace,
       replicas,
       withObject: values["with-object"] === true,
+      withNetworkPolicy: values["network-policy"] === true,
       config,
+      ...(tokenFileContents === undefined ? {} : { tokenFileContents }),
       ...(configText === undefined ? {} : { configText }),
       ...(values.image === undefined ? {} : { image: values.image as string })
     })

@@ -23,7 +23,8 @@ export type Verdict = { readonly ok: true } | { readonly ok: false; readonly mes
 /** The paths kubelet probes: exempt from `allowedHosts`, as probes send the pod IP as `Host`. */
 export const ProbePaths: ReadonlySet<string> = new Set(["/healthz", "/readyz"])
 
-const isLoopbackHostname = (hostname: string): boolean =>
+/** `localhost`, `127.x.x.x`, `::1` (bracketed or not): names only this host reaches. */
+export const isLoopbackHostname = (hostname: string): boolean =>
   hostname === "localhost" ||
   hostname === "[::1]" ||
   hostname === "::1" ||

@@ -5,9 +5,10 @@ import { createDefaultLogger, resolveFormat } from "@vmcp-status/log"
 import { metricsHandler } from "@vmcp-status/prometheus"
 import { Cause, Effect, Exit, Logger, Schema } from "effect"
 import type winston from "winston"
+import { type Authenticator, makeAuthenticator, makeAuthFailureLog, TokenFileError } from "./Auth.ts"
 import { backendSecrets, makeBackendConnection } from "./BackendConnection.ts"
 import { type CliIo, type Command, ExitCode, loadOrReport, usageError } from "./CommandLine.ts"
-import type { VmcpConfig } from "./Config.ts"
+import { adminListen, formatConfigIssue, unauthenticatedExposure, type VmcpConfig } from "./Config.ts"
 import { makeGateway } from "./Gateway.ts"
 import { type HttpServer, Paths, startHttpServer } from "./HttpServer.ts"
 import { makeMcpEndpoint } from "./McpEndpoint.ts"
@@ -98,6 +99,20 @@ const redactingStream = (target: CliIo["stdout"], redact: Redactor): CliIo["stdo
  */
 export const runServer = async (options: ServerOptions): Promise<number> => {
   const { config, selection, io } = options
+  // Checked here too, not only in the config: `--host` may have moved the listener off loopback.
+  const exposure = unauthenticatedExposure(config.listen.host, config.auth)
+  if (exposure !== undefined) {
+    io.stderr.write(`error: ${formatConfigIssue(exposure)}\n`)
+    return ExitCode.usage
+  }
+  let auth: Authenticator | undefined
+  try {
+    auth = makeAuthenticator(config, options.configDir)
+  } catch (error) {
+    if (!(error instanceof TokenFileError)) throw error
+    io.stderr.write(`error: ${error.message}\n`)
+    return ExitCode.usage
+  }
   // Listen for signals from the start: a SIGTERM during startup stops the server once it is up.
   const stopSignal = options.stopSignal ?? signals()
   const env = io.env
@@ -152,23 +167,32 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
     let stopping = false
     const feed = makeStatusFeed()
     built.prometheus?.observeHistory(() => feed.summary(Date.now()))
+    const failures = makeAuthFailureLog((message) => logger.log({ level: "warn", message, vmcp }))
+    yield* Effect.addFinalizer(() => Effect.sync(() => failures.close()))
+    const ready = () =>
+      readiness({
+        stopping,
+        initialRoundComplete: status?.initialRoundComplete() === true,
+        status: status?.current()
+      })
+    const metrics =
+      built.prometheus === undefined ? {} : { metrics: metricsHandler(built.prometheus.registry) }
     const http: HttpServer = yield* Effect.tryPromise({
       try: () =>
         startHttpServer({
           host: config.listen.host,
           port: config.listen.port,
           endpoint,
-          ready: () =>
-            readiness({
-              stopping,
-              initialRoundComplete: status?.initialRoundComplete() === true,
-              status: status?.current()
-            }),
+          // With authentication on, /status and /metrics move to the admin listener only.
+          role: auth === undefined ? "all" : "mcp",
+          auth,
+          onAuthFailure: failures.record,
+          ready,
           status: () => status?.current(),
           feed,
           allowedOrigins: config.listen.allowedOrigins,
           allowedHosts: config.listen.allowedHosts,
-          ...(built.prometheus === undefined ? {} : { metrics: metricsHandler(built.prometheus.registry) })
+          ...metrics
         }),
       catch: (error) => {
         const code = (error as NodeJS.ErrnoException).code ?? String(error)
@@ -182,6 +206,32 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
       }
     })
     yield* Effect.addFinalizer(() => Effect.promise(() => http.close()))
+    const admin = adminListen(config.listen)
+    const adminHttp: HttpServer = yield* Effect.tryPromise({
+      try: () =>
+        startHttpServer({
+          host: admin.host,
+          port: admin.port,
+          role: "admin",
+          ready,
+          status: () => status?.current(),
+          feed,
+          allowedOrigins: config.listen.allowedOrigins,
+          allowedHosts: config.listen.admin.allowedHosts,
+          ...metrics
+        }),
+      catch: (error) => {
+        const code = (error as NodeJS.ErrnoException).code ?? String(error)
+        return new ListenError({
+          message: `cannot listen on ${admin.host}:${admin.port} for the admin listener (${code}): ${
+            code === "EADDRINUSE"
+              ? "another process uses the port; set listen.admin.port in the config"
+              : "check listen.admin.host and listen.admin.port"
+          }`
+        })
+      }
+    })
+    yield* Effect.addFinalizer(() => Effect.promise(() => adminHttp.close()))
     const running = yield* startStatus({
       config,
       gateway,
@@ -191,11 +241,14 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
       stopTimeoutMs: ShutdownBudget.finalStatusMs
     })
     status = running
+    const adminPaths = `${Paths.healthz}, ${Paths.readyz}, ${Paths.status}${
+      built.prometheus === undefined ? "" : `, ${Paths.metrics}`
+    }`
     yield* log(
       "info",
-      `serving MCP at ${http.url}${Paths.mcp} (also ${Paths.healthz}, ${Paths.readyz}, ${Paths.status}${
-        built.prometheus === undefined ? "" : `, ${Paths.metrics}`
-      })`
+      `serving MCP at ${http.url}${Paths.mcp} (auth: ${config.auth.mode}; also ${
+        auth === undefined ? adminPaths : `${Paths.healthz}, ${Paths.readyz}`
+      }); admin at ${adminHttp.url} (${adminPaths})`
     )
 
     const signal = yield* Effect.promise(() => stopSignal)
@@ -218,6 +271,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
       yield* log("warn", `${gateway.inFlight()} call(s) still running after ${drainMs} ms; cutting them`)
     yield* running.finish
     http.stopAccepting()
+    adminHttp.stopAccepting()
     yield* log("info", "stopped")
     return ExitCode.ok
   })
@@ -249,10 +303,15 @@ const serveHelp = `Usage: vmcp serve [--config <file>] [options]
 
 Starts the Virtual MCP Server: connects to the configured backends (Streamable HTTP or stdio),
 serves their tools as one MCP endpoint at ${Paths.mcp} (Streamable HTTP), checks their health, and
-reports the status to the log, Kubernetes and Prometheus. Also serves ${Paths.healthz}, ${Paths.readyz}
-(ready after the first health round while a backend is routable), ${Paths.status} (the status as
-JSON) and ${Paths.metrics}. A request with a foreign Origin (not loopback, not in
-listen.allowedOrigins) gets 403; on loopback, so does one whose Host is not a loopback name.
+reports the status to the log, Kubernetes and Prometheus. The admin listener (listen.admin, default
+127.0.0.1 on listen.port + 1) serves ${Paths.healthz}, ${Paths.readyz} (ready after the first health
+round while a backend is routable), ${Paths.status} (the status as JSON) and ${Paths.metrics}; with
+auth.mode none the main listener serves them too. A request with a foreign Origin (not loopback,
+not in listen.allowedOrigins) gets 403; on loopback, so does one whose Host is not a loopback name.
+
+Authentication of ${Paths.mcp}: auth.mode bearer (tokens from auth.bearer.tokenFiles) or oidc (JWTs
+of auth.oidc.issuer); with auth.mode none, a listen.host beyond loopback exits 2 unless
+auth.allowUnauthenticated is true (or --allow-unauthenticated is given).
 
 Reporters: in a cluster (KUBERNETES_SERVICE_HOST with VMCP_NAME and VMCP_NAMESPACE set) log, k8s
 and prometheus, the log as JSON lines; elsewhere log and prometheus. A reporter that cannot start
@@ -267,6 +326,7 @@ Options:
   --namespace <ns>               its namespace (default: VMCP_NAMESPACE)
   --host <address>               overrides listen.host (default 127.0.0.1)
   --port <port>                  overrides listen.port (0 picks a free port)
+  --allow-unauthenticated        sets auth.allowUnauthenticated: serve auth.mode none beyond loopback
   -h, --help                     this help
 
 SIGTERM or SIGINT: readiness off, in-flight calls drained, final status ShuttingDown published,
@@ -284,7 +344,8 @@ export const serve: Command = {
     name: { type: "string" },
     namespace: { type: "string" },
     host: { type: "string" },
-    port: { type: "string" }
+    port: { type: "string" },
+    "allow-unauthenticated": { type: "boolean" }
   },
   run: async (values, io) => {
     const file = (values.config as string | undefined) ?? "vmcp.yaml"
@@ -308,7 +369,11 @@ export const serve: Command = {
       )
     const config: VmcpConfig = {
       ...loaded,
-      listen: { ...loaded.listen, host: (values.host as string | undefined) ?? loaded.listen.host, port }
+      listen: { ...loaded.listen, host: (values.host as string | undefined) ?? loaded.listen.host, port },
+      auth:
+        values["allow-unauthenticated"] === true
+          ? { ...loaded.auth, allowUnauthenticated: true }
+          : loaded.auth
     }
     return runServer({
       config,

@@ -1,4 +1,5 @@
 export * from "./Aggregation.ts"
+export * from "./Auth.ts"
 export * from "./BackendConnection.ts"
 export * from "./CommandLine.ts"
 export * from "./Commands.ts"

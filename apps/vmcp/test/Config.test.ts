@@ -38,7 +38,8 @@ describe("config", () => {
     const config = Effect.runSync(decodeConfig({}, "empty.yaml"))
     expect(config).toEqual({
       name: "vmcp",
-      listen: { host: "127.0.0.1", port: 4483, maxSessions: 1000 },
+      listen: { host: "127.0.0.1", port: 4483, maxSessions: 1000, admin: { host: "127.0.0.1" } },
+      auth: { mode: "none", allowUnauthenticated: false },
       aggregation: { conflictResolution: "prefix", separator: "_", priority: [] },
       calls: { timeout: 30_000 },
       health: {

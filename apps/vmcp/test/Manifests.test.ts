@@ -1,10 +1,14 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Writable } from "node:stream"
 import { deriveStatus, start } from "@vmcp-status/core"
 import { makeK8sReporter, minimalRules, ToolhiveVirtualMcpServer } from "@vmcp-status/k8s"
 import { kubeClient, parseYamlDocuments } from "@vmcp-status/testkit"
 import { describeWithKube } from "@vmcp-status/testkit/vitest"
-import { Effect } from "effect"
+import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
+import YAML from "yaml"
 import { runCli } from "../src/Commands.ts"
 import { decodeConfig } from "../src/Config.ts"
 import { loadCrd, type Manifest, ManifestDefaults, makeManifests, manifestsYaml } from "../src/Manifests.ts"
@@ -79,8 +83,8 @@ describe("vmcp manifests", () => {
       capabilities: { drop: ["ALL"] }
     })
     expect(container.resources).toEqual(ManifestDefaults.resources)
-    expect(container.livenessProbe).toMatchObject({ httpGet: { path: "/healthz", port: "http" } })
-    expect(container.readinessProbe).toMatchObject({ httpGet: { path: "/readyz", port: "http" } })
+    expect(container.livenessProbe).toMatchObject({ httpGet: { path: "/healthz", port: "admin" } })
+    expect(container.readinessProbe).toMatchObject({ httpGet: { path: "/readyz", port: "admin" } })
     expect(container.env).toEqual([
       { name: "VMCP_NAME", value: "a" },
       { name: "VMCP_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
@@ -140,6 +144,153 @@ describe("vmcp manifests", () => {
     expect(bad.code).toBe(2)
     expect(bad.err).toContain("not a valid DNS-1123 subdomain")
     expect((await manifestsText(["--name", "a", "--namespace", "b", "--replicas", "0"])).code).toBe(2)
+  })
+})
+
+type Container = {
+  ports: Array<{ name: string; containerPort: number }>
+  env: Array<{ name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }>
+  volumeMounts: Array<{ name: string; mountPath: string }>
+}
+type PodSpec = {
+  containers: Array<Container>
+  volumes: Array<{ name: string; secret?: Record<string, unknown> }>
+}
+const podOf = (objects: ReadonlyArray<Doc>) =>
+  (byKind(objects, "Deployment").spec as { template: { spec: PodSpec } }).template.spec
+const configMapConfig = (objects: ReadonlyArray<Doc>) =>
+  (byKind(objects, "ConfigMap").data as Record<string, string>)["vmcp.yaml"]!
+
+describe("vmcp manifests: the MCP port apart from the admin port, authentication on, secrets in a Secret", () => {
+  it("two container and Service ports, mcp and admin (listen.port + 1); probes on admin", () => {
+    const objects = makeManifests({ name: "a", namespace: "b", config }) as ReadonlyArray<Doc>
+    const container = podOf(objects).containers[0]!
+    expect(container.ports.map((p) => [p.name, p.containerPort])).toEqual([
+      ["mcp", 4483],
+      ["admin", 4484]
+    ])
+    const service = byKind(objects, "Service").spec as { ports: Array<Record<string, unknown>> }
+    expect(service.ports).toEqual([
+      { name: "mcp", port: 4483, targetPort: "mcp", protocol: "TCP" },
+      { name: "admin", port: 4484, targetPort: "admin", protocol: "TCP" }
+    ])
+    const served = Effect.runSync(decodeConfig(YAML.parse(configMapConfig(objects)), "configmap"))
+    expect(served.listen).toMatchObject({ host: "0.0.0.0", admin: { host: "0.0.0.0" } })
+  })
+
+  it("auth.mode none becomes bearer with the token of the user's Secret <name>-tokens, mounted, not optional", () => {
+    const objects = makeManifests({ name: "a", namespace: "b", config }) as ReadonlyArray<Doc>
+    const served = Effect.runSync(decodeConfig(YAML.parse(configMapConfig(objects)), "configmap"))
+    expect(served.auth).toMatchObject({ mode: "bearer", bearer: { tokenFiles: ["/etc/vmcp/tokens/token"] } })
+    const pod = podOf(objects)
+    expect(pod.volumes.find((v) => v.name === "tokens")?.secret).toEqual({
+      secretName: "a-tokens",
+      items: [{ key: "token", path: "token" }]
+    })
+    expect(pod.containers[0]!.volumeMounts).toContainEqual({
+      name: "tokens",
+      mountPath: "/etc/vmcp/tokens",
+      readOnly: true
+    })
+    // The token is the user's: no Secret is printed for it.
+    expect(objects.map((o) => o.kind)).not.toContain("Secret")
+
+    const open = Effect.runSync(decodeConfig({ auth: { allowUnauthenticated: true } }, "inline"))
+    const unauthenticated = makeManifests({ name: "a", namespace: "b", config: open }) as ReadonlyArray<Doc>
+    expect(YAML.parse(configMapConfig(unauthenticated)).auth).toEqual({
+      mode: "none",
+      allowUnauthenticated: true
+    })
+    expect(podOf(unauthenticated).volumes.map((v) => v.name)).not.toContain("tokens")
+  })
+
+  it("literal header, env and token-file secrets go to the Secret; the ConfigMap holds none of them and still validates", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vmcp-manifests-"))
+    try {
+      writeFileSync(join(dir, "tokens.txt"), "tok-file-SECRET-1\ntok-file-SECRET-2\n")
+      const file = join(dir, "vmcp.yaml")
+      writeFileSync(
+        file,
+        [
+          "auth:",
+          "  mode: bearer",
+          "  bearer: { tokenFiles: [tokens.txt] } # copied into the Secret",
+          "backends:",
+          "  - name: web",
+          "    transport: streamable-http",
+          "    url: https://mcp.example.com/mcp",
+          "    headers:",
+          "      authorization: Bearer hdr-SECRET-abc",
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: the config syntax under test
+          "      x-from-env: ${ALREADY_EXTERNAL}",
+          "  - name: files",
+          "    transport: stdio",
+          "    command: node",
+          "    env: { API_KEY: env-SECRET-xyz, MODE: fast }"
+        ].join("\n")
+      )
+      const { code, out, err } = await manifestsText(["--name", "a", "--namespace", "b", "--config", file])
+      expect(code, err).toBe(0)
+      const objects = docs(out)
+      const configMap = JSON.stringify(byKind(objects, "ConfigMap"))
+      for (const secret of ["hdr-SECRET-abc", "env-SECRET-xyz", "tok-file-SECRET-1", "tok-file-SECRET-2"])
+        expect(configMap).not.toContain(secret)
+      const secret = byKind(objects, "Secret") as Doc & { stringData: Record<string, string> }
+      expect(secret.metadata.name).toBe("a")
+      expect(secret.stringData).toEqual({
+        VMCP_SECRET_WEB_HEADER_AUTHORIZATION: "Bearer hdr-SECRET-abc",
+        VMCP_SECRET_FILES_ENV_API_KEY: "env-SECRET-xyz",
+        VMCP_SECRET_FILES_ENV_MODE: "fast",
+        "bearer-token-0": "tok-file-SECRET-1\ntok-file-SECRET-2\n"
+      })
+      const text = configMapConfig(objects)
+      expect(text).toContain("# copied into the Secret")
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the config syntax under test
+      expect(text).toContain("${ALREADY_EXTERNAL}")
+      const pod = podOf(objects)
+      expect(pod.containers[0]!.env).toContainEqual({
+        name: "VMCP_SECRET_WEB_HEADER_AUTHORIZATION",
+        valueFrom: { secretKeyRef: { name: "a", key: "VMCP_SECRET_WEB_HEADER_AUTHORIZATION" } }
+      })
+      expect(pod.volumes.find((v) => v.name === "secrets")?.secret).toEqual({
+        secretName: "a",
+        items: [{ key: "bearer-token-0", path: "bearer-token-0" }]
+      })
+      // What the pod reads: every ${VAR} is set from the Secret (or was external already).
+      const env = {
+        ...Object.fromEntries(Object.keys(secret.stringData).map((k) => [k, "x"])),
+        ALREADY_EXTERNAL: "x"
+      }
+      const served = Effect.runSync(decodeConfig(YAML.parse(text), "configmap", { env }))
+      expect(served.auth.bearer?.tokenFiles).toEqual(["/etc/vmcp/secrets/bearer-token-0"])
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the config syntax under test
+      expect(served.backends[0]!.headers.authorization).toBe("${VMCP_SECRET_WEB_HEADER_AUTHORIZATION}")
+      expect(
+        Exit.isFailure(Effect.runSyncExit(decodeConfig(YAML.parse(text), "configmap", { env: {} })))
+      ).toBe(true)
+
+      // An unreadable token file: exit 2 naming the field.
+      writeFileSync(file, "auth: { mode: bearer, bearer: { tokenFiles: [missing.txt] } }\n")
+      const missing = await manifestsText(["--name", "a", "--namespace", "b", "--config", file])
+      expect(missing.code).toBe(2)
+      expect(missing.err).toMatch(/auth\.bearer\.tokenFiles\[0\]: cannot read missing\.txt/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("--network-policy: the mcp port from labelled clients, the admin port only from Prometheus in monitoring", async () => {
+    const { out } = await manifestsText(["--name", "a", "--namespace", "b", "--network-policy"])
+    const policy = byKind(docs(out), "NetworkPolicy") as Doc & {
+      spec: { ingress: Array<{ from: Array<Record<string, unknown>>; ports: Array<{ port: string }> }> }
+    }
+    expect(policy.spec.ingress.map((rule) => rule.ports.map((p) => p.port))).toEqual([["mcp"], ["admin"]])
+    expect(policy.spec.ingress[1]!.from).toEqual([
+      {
+        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } },
+        podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } }
+      }
+    ])
   })
 })
 
