@@ -1,5 +1,17 @@
 export * from "./Aggregation.ts"
 export * from "./BackendConnection.ts"
+export {
+  BackendRestarting,
+  describeSessionEvent,
+  type LineRing,
+  makeLineRing,
+  type ProcessEnd,
+  refreshDueAt,
+  restartDelayMs,
+  type SessionEvent,
+  SessionDefaults,
+  type SessionPhase
+} from "./BackendSession.ts"
 export * from "./CommandLine.ts"
 export * from "./Commands.ts"
 export * from "./Config.ts"

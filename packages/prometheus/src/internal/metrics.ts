@@ -19,6 +19,7 @@ export const METRIC_SUFFIXES = [
   "backend_tools",
   "backend_consecutive_failures",
   "backend_probe_duration_seconds",
+  "backend_restarts_total",
   "reports_total",
   "reporter_consecutive_failures",
   "reporter_last_success_timestamp_seconds"
@@ -35,6 +36,7 @@ export interface Metrics {
   readonly backendTools: Gauge<string>
   readonly backendConsecutiveFailures: Gauge<string>
   readonly backendProbeDuration: Histogram<string>
+  readonly backendRestarts: Counter<string>
   readonly reportsTotal: Counter<string>
   readonly reporterConsecutiveFailures: Gauge<string>
   readonly reporterLastSuccess: Gauge<string>
@@ -152,6 +154,16 @@ export const createMetrics = (config: MetricsConfig): Metrics => {
           help: "Duration of backend health probes, one observation per probe.",
           labelNames: [...constNames, "backend"],
           buckets: [...config.buckets],
+          registers
+        })
+    ),
+    backendRestarts: guard(
+      "backend_restarts_total",
+      (full) =>
+        new Counter({
+          name: full,
+          help: "Restarts of a backend's session by the gateway (e.g. its stdio process exited).",
+          labelNames: [...constNames, "backend"],
           registers
         })
     ),
