@@ -22,9 +22,9 @@ import {
   type Opened,
   ProcessTransport,
   refreshDueAt,
+  SessionDefaults,
   type SessionEvent,
   type SessionPhase,
-  SessionDefaults,
   StartFailed
 } from "./BackendSession.ts"
 import { expandEnv, type VmcpBackendConfig } from "./Config.ts"
@@ -282,7 +282,12 @@ export const makeBackendConnection = (
     if (refreshTimer !== undefined) clearTimeout(refreshTimer)
     refreshTimer = undefined
     if (firstAt === undefined || refreshing) return
-    const due = refreshDueAt(firstAt, lastAt, SessionDefaults.refreshQuietMs, SessionDefaults.refreshMaxWaitMs)
+    const due = refreshDueAt(
+      firstAt,
+      lastAt,
+      SessionDefaults.refreshQuietMs,
+      SessionDefaults.refreshMaxWaitMs
+    )
     refreshTimer = setTimeout(refresh, Math.max(0, due - Date.now()))
   }
   const refresh = () => {
@@ -311,9 +316,10 @@ export const makeBackendConnection = (
     redact,
     secrets,
     ping: ({ timeoutMs, signal }) =>
-      request((c) => c.ping({ timeout: timeoutMs, ...(signal === undefined ? {} : { signal }) }), signal).then(
-        () => undefined
-      ),
+      request(
+        (c) => c.ping({ timeout: timeoutMs, ...(signal === undefined ? {} : { signal }) }),
+        signal
+      ).then(() => undefined),
     started: (signal) => session.get(signal).then(() => undefined),
     listTools: ({ timeoutMs, signal }) => listTools(timeoutMs, signal),
     tools: () => tools,

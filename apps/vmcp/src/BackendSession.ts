@@ -1,6 +1,17 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { type JSONRPCMessage, ReadBuffer, serializeMessage, type Transport } from "@modelcontextprotocol/client"
-import { type BackendExit, backoffDelay, MAX_EXIT_STDERR, type Redactor, toTimestamp } from "@vmcp-status/core"
+import {
+  type JSONRPCMessage,
+  ReadBuffer,
+  serializeMessage,
+  type Transport
+} from "@modelcontextprotocol/client"
+import {
+  type BackendExit,
+  backoffDelay,
+  MAX_EXIT_STDERR,
+  type Redactor,
+  toTimestamp
+} from "@vmcp-status/core"
 
 /**
  * The lifecycle defaults of a backend session, in one place (docs/behaviours.md#backend-lifecycle).
@@ -179,7 +190,10 @@ export class ProcessTransport implements Transport {
       })
       child.on("error", (error: NodeJS.ErrnoException) => {
         if (!spawned) {
-          this.#end({ ...(error.code === undefined ? {} : { error: error.code }), stderr: this.#stderr.lines() })
+          this.#end({
+            ...(error.code === undefined ? {} : { error: error.code }),
+            stderr: this.#stderr.lines()
+          })
           this.#child = undefined
           reject(error)
           this.onclose?.()
@@ -461,7 +475,8 @@ export const makeSupervisor = <C>(options: SupervisorOptions<C>): Supervisor<C> 
             failed?.end,
             failed?.timedOut === true
               ? `start timed out after ${options.startTimeoutMs} ms`
-              : failed?.end !== undefined && (failed.end.exitCode !== undefined || failed.end.signal !== undefined)
+              : failed?.end !== undefined &&
+                  (failed.end.exitCode !== undefined || failed.end.signal !== undefined)
                 ? `${whyEnded(failed.end)} while starting`
                 : `start failed: ${redact(failed?.message ?? String(error))}`
           )
@@ -485,7 +500,9 @@ export const makeSupervisor = <C>(options: SupervisorOptions<C>): Supervisor<C> 
         case "idle":
           return withAbort(start(), signal)
         case "restarting":
-          return Promise.reject(new BackendRestarting(name, `its process exited (${lastExitReason()}); restarting`))
+          return Promise.reject(
+            new BackendRestarting(name, `its process exited (${lastExitReason()}); restarting`)
+          )
         case "closed":
           return Promise.reject(closedError())
       }

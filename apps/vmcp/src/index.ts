@@ -8,8 +8,8 @@ export {
   type ProcessEnd,
   refreshDueAt,
   restartDelayMs,
-  type SessionEvent,
   SessionDefaults,
+  type SessionEvent,
   type SessionPhase
 } from "./BackendSession.ts"
 export * from "./CommandLine.ts"

@@ -125,7 +125,8 @@ inner.onmessage = (message: JSONRPCMessage) => {
   outer.onmessage?.(message)
 }
 
-const startDelayMs = number(setting(values["start-delay-ms"], "MCP_FIXTURE_START_DELAY_MS"), "--start-delay-ms") ?? 0
+const startDelayMs =
+  number(setting(values["start-delay-ms"], "MCP_FIXTURE_START_DELAY_MS"), "--start-delay-ms") ?? 0
 const serve = () => {
   serveStdio(() => makeToolServer(info, () => tools), { transport: outer })
   if (exitAfterRequests === 0) process.exit(exitCode)

@@ -1,4 +1,10 @@
-import { type BackendHealth, describeExit, type RuntimeStatus, redactText, transitions } from "@vmcp-status/core"
+import {
+  type BackendHealth,
+  describeExit,
+  type RuntimeStatus,
+  redactText,
+  transitions
+} from "@vmcp-status/core"
 import { Clock, Effect, Option, Queue } from "effect"
 import type { KubeRequestError } from "../Errors.ts"
 import type { K8sEventOptions } from "../K8sReporter.ts"
@@ -56,7 +62,8 @@ export const eventsFor = (
   for (const b of next.backends) {
     const before = restartsBefore.get(b.name)
     if (before === undefined || b.restarts === undefined || b.restarts <= before) continue
-    const how = b.lastExit === undefined ? "its session was lost" : `its process ended (${describeExit(b.lastExit)})`
+    const how =
+      b.lastExit === undefined ? "its session was lost" : `its process ended (${describeExit(b.lastExit)})`
     events.push({
       type: "Warning",
       reason: "BackendRestarted",

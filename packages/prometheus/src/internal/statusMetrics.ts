@@ -72,7 +72,8 @@ export const recordStatus = (metrics: Metrics, state: StatusState, status: Runti
     // Only sources that own the session report restarts; the counter appears with the first one.
     if (b.restarts !== undefined) {
       const counted = state.restarts.get(backend) ?? 0
-      if (b.restarts > counted) metrics.backendRestarts.inc(labelsOf(metrics, { backend }), b.restarts - counted)
+      if (b.restarts > counted)
+        metrics.backendRestarts.inc(labelsOf(metrics, { backend }), b.restarts - counted)
       else if (!state.restarts.has(backend)) metrics.backendRestarts.inc(labelsOf(metrics, { backend }), 0)
       state.restarts.set(backend, Math.max(counted, b.restarts))
     }
