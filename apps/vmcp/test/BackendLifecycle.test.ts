@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Writable } from "node:stream"
-import { eventually, stdioBackendCommand } from "@vmcp-status/testkit"
+import { eventually, parseYamlDocuments, stdioBackendCommand } from "@vmcp-status/testkit"
+import { describeWithKube } from "@vmcp-status/testkit/vitest"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { makeBackendConnection } from "../src/BackendConnection.ts"
@@ -20,9 +21,11 @@ import {
   restartDelayMs,
   type SessionEvent
 } from "../src/BackendSession.ts"
+import { runCli } from "../src/Commands.ts"
 import { decodeConfig, type VmcpBackendConfig } from "../src/Config.ts"
 import { selectReporters } from "../src/Reporters.ts"
 import { runServer } from "../src/Serve.ts"
+import { apply, collectionPath, kubeconfigFile } from "./kube.ts"
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -213,7 +216,10 @@ describe("a stdio backend's session", () => {
 })
 
 /** `vmcp serve` in this process with a JSON log; its URL and log lines. */
-const startApp = async (config: Record<string, unknown>) => {
+const startApp = async (
+  config: Record<string, unknown>,
+  k8s?: { readonly kubeconfig: string; readonly name: string; readonly namespace: string }
+) => {
   const lines: Array<string> = []
   let buffer = ""
   const stdout = new Writable({
@@ -228,13 +234,20 @@ const startApp = async (config: Record<string, unknown>) => {
   const decoded = Effect.runSync(
     decodeConfig({ listen: { port: 0 }, status: { log: { format: "json" } }, ...config }, "test")
   )
-  const selection = selectReporters({ env: {}, reporters: "log,prometheus" })
+  const selection = selectReporters(
+    k8s === undefined
+      ? { env: {}, reporters: "log,prometheus" }
+      : { env: {}, reporters: "log,k8s,prometheus", required: "k8s" }
+  )
   if (typeof selection === "string") throw new Error(selection)
   let stop: (signal: string) => void = () => undefined
   const stopSignal = new Promise<string>((resolve) => {
     stop = resolve
   })
   const exited = runServer({
+    ...(k8s === undefined
+      ? {}
+      : { kubeconfig: k8s.kubeconfig, objectName: k8s.name, objectNamespace: k8s.namespace }),
     config: decoded,
     selection,
     io: { stdout, stderr: stdout, env: {} },
@@ -320,5 +333,71 @@ describe("the app in front of a stdio backend", () => {
     })
     expect(spawns(log)).toHaveLength(1)
     expect(await app.backend("slow")).not.toHaveProperty("restarts")
+  })
+})
+
+describeWithKube("a crash in a cluster", (kube) => {
+  it("a SIGKILL becomes a BackendRestarted Event and restarts/lastExit in the custom resource", async () => {
+    const namespace = await kube.namespace("lifecycle")
+    let manifests = ""
+    const sink = new Writable({
+      write: (chunk, _encoding, done) => {
+        manifests += String(chunk)
+        done()
+      }
+    })
+    const code = await runCli(
+      ["manifests", "--name", "vmcp-crash", "--namespace", namespace, "--with-object"],
+      {
+        stdout: sink,
+        stderr: sink,
+        env: {}
+      }
+    )
+    expect(code).toBe(0)
+    const objects = parseYamlDocuments(manifests) as Array<{
+      apiVersion: string
+      kind: string
+      metadata: { name: string; namespace?: string }
+    }>
+    for (const object of objects) await apply(kube.admin, object, namespace)
+    const token = await kube.admin.serviceAccountToken(namespace, "vmcp-crash")
+    const log = spawnLogFile()
+    const app = await startApp(
+      { health: fastProbes, backends: [stdioBackend("local", { spawnLog: log })] },
+      { kubeconfig: kubeconfigFile(kube, token), name: "vmcp-crash", namespace }
+    )
+    const vmcp = objects.find((o) => o.kind === "VirtualMCPServer")!
+    const objectPath = `${collectionPath(vmcp, namespace)}/vmcp-crash`
+    type Discovered = { name: string; status: string; restarts?: number; lastExit?: { signal?: string } }
+    const backendInObject = async () => {
+      const res = await kube.admin.request({ method: "GET", path: objectPath })
+      const status = (res.body as { status?: { discoveredBackends?: Array<Discovered> } }).status
+      return status?.discoveredBackends?.find((b) => b.name === "local")
+    }
+    await eventually("local ready in the object", async () =>
+      (await backendInObject())?.status === "ready" ? true : undefined
+    )
+    expect(await backendInObject()).not.toHaveProperty("restarts")
+
+    process.kill(spawns(log)[0]!, "SIGKILL")
+    const restarted = await eventually("restarts in the object", async () => {
+      const b = await backendInObject()
+      return b?.restarts === 1 && b.status === "ready" ? b : undefined
+    })
+    expect(restarted.lastExit).toMatchObject({ signal: "SIGKILL" })
+    const event = await eventually("the BackendRestarted Event", async () => {
+      const res = await kube.admin.request({
+        method: "GET",
+        path: `/apis/events.k8s.io/v1/namespaces/${namespace}/events`
+      })
+      const items = (res.body as { items: Array<{ reason: string; type: string; note: string }> }).items
+      return items.find((e) => e.reason === "BackendRestarted")
+    })
+    expect(event).toMatchObject({
+      type: "Warning",
+      note: "backend local restarted: its process ended (signal SIGKILL)"
+    })
+    expect(app.lines.some((l) => l.includes("backend local: process ended (signal SIGKILL)"))).toBe(true)
   })
 })
