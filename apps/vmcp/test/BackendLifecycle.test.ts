@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Writable } from "node:stream"
-import { eventually, parseYamlDocuments, stdioBackendCommand } from "@vmcp-status/testkit"
+import { eventually, parseYamlDocuments, startMcpBackend, stdioBackendCommand } from "@vmcp-status/testkit"
 import { describeWithKube } from "@vmcp-status/testkit/vitest"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
@@ -212,6 +212,52 @@ describe("a stdio backend's session", () => {
     await connection.ping({ timeoutMs: 20_000 })
     expect(spawns(log)).toHaveLength(1)
     expect(connection.lifecycle().restarts).toBe(0)
+  })
+})
+
+describe("a list_changed storm", () => {
+  it("is refreshed while it lasts (not only once it stops), and the newest list arrives", async () => {
+    const web = await startMcpBackend({ name: "web", tools: [{ name: "t0" }] })
+    cleanups.push(() => web.close())
+    const connection = makeBackendConnection({
+      name: "web",
+      transport: "streamable-http",
+      url: web.url,
+      args: [],
+      env: {},
+      headers: {}
+    })
+    cleanups.push(() => connection.close())
+    const refreshed: Array<ReadonlyArray<string>> = []
+    connection.subscribe((e) => {
+      if (e._tag === "ToolsChanged") refreshed.push(connection.tools().map((t) => t.name))
+    })
+    await connection.listTools({ timeoutMs: 20_000 })
+    // A notification every 50 ms, far inside the SDK's 300 ms trailing debounce that never fired
+    // during a storm: the storm runs until refreshes were seen during it.
+    let n = 0
+    let storming = true
+    const storm = (async () => {
+      while (storming) {
+        n++
+        await web.addTool({ name: `t${n}` })
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    })()
+    cleanups.push(async () => {
+      storming = false
+      await storm
+    })
+    await eventually("two refreshes during the storm", () => (refreshed.length >= 2 ? true : undefined))
+    storming = false
+    await storm
+    expect(refreshed[1]!.length).toBeGreaterThan(refreshed[0]!.length)
+    // After the storm the newest list arrives: every tool the backend has.
+    const all = web.tools().map((t) => t.name)
+    await eventually("the newest list", () =>
+      connection.tools().length === all.length && refreshed.at(-1)?.length === all.length ? true : undefined
+    )
+    expect(connection.tools().map((t) => t.name)).toEqual(all)
   })
 })
 
