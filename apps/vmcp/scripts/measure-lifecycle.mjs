@@ -71,8 +71,9 @@ const startApp = async (config) => {
 
 const crashLoopSeconds = Number(process.argv[2] ?? 60)
 
+const only = process.argv[3]
 // 1. A crash-looping backend (exits at once), default backoff, for `crashLoopSeconds`.
-{
+if (only === undefined || only === "crash-loop") {
   const log = spawnLog()
   const connection = makeBackendConnection(stdio("crashy", { crash: true, spawnLog: log }))
   const delays = []
@@ -88,7 +89,7 @@ const crashLoopSeconds = Number(process.argv[2] ?? 60)
 }
 
 // 2. A slow starter: 12 s start, health.timeout 10 s, probes every second.
-{
+if (only === undefined || only === "slow") {
   const log = spawnLog()
   const t0 = Date.now()
   const app = await startApp({
@@ -101,18 +102,24 @@ const crashLoopSeconds = Number(process.argv[2] ?? 60)
     async () => {
       const b = await app.backend("slow")
       if (b !== undefined) seen.add(`${b.health}${b.message === "" ? "" : ` "${b.message}"`}`)
+      if (b !== undefined && !seen.has(`@${b.health}/${b.message}`)) {
+        seen.add(`@${b.health}/${b.message}`)
+        console.log(
+          `  ${((Date.now() - t0) / 1000).toFixed(1)} s: ${b.health} ${b.message} (spawns ${spawns(log)})`
+        )
+      }
       return b?.health === "healthy" ? true : undefined
     },
     120_000
   )
   console.log(
-    `slow starter (12 s start, 10 s probe timeout): healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s, ${spawns(log)} spawn(s); seen: ${[...seen].join(" → ")}`
+    `slow starter (12 s start, 10 s probe timeout): healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s, ${spawns(log)} spawn(s); seen: ${[...seen].filter((x) => !x.startsWith("@")).join(" → ")}`
   )
   await app.stop()
 }
 
 // 3. A SIGKILL: the log line, the /status entry, the metric.
-{
+if (only === undefined || only === "kill") {
   const log = spawnLog()
   const app = await startApp({
     health: { interval: "1s", timeout: "10s" },
