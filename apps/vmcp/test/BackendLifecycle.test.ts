@@ -183,6 +183,31 @@ describe("a stdio backend's session", () => {
     expect(spawns(log).length).toBe(life.restarts + 1)
   })
 
+  it.each([
+    ["a run counts as stable (stableAfterMs 0): the wait starts over", 0, [100, 100]],
+    ["a run too short to count (stableAfterMs 1 h): the wait doubles", 3_600_000, [100, 200]]
+  ])("two kills in a row: %s", async (_name, stableAfterMs, delays) => {
+    const log = spawnLogFile()
+    const connection = makeBackendConnection(stdioBackend("local", { spawnLog: log }), {
+      restart: { baseMs: 100, stableAfterMs }
+    })
+    cleanups.push(() => connection.close())
+    const seen: Array<number | undefined> = []
+    connection.subscribe((e) => {
+      if (e._tag === "Lost") seen.push(e.restartInMs)
+    })
+    for (const round of [1, 2]) {
+      await connection.ping({ timeoutMs: 20_000 })
+      process.kill(spawns(log)[round - 1]!, "SIGKILL")
+      await eventually(`loss ${round}`, () => (seen.length === round ? true : undefined))
+      await eventually(`restart ${round}`, () =>
+        connection.lifecycle().phase === "ready" ? true : undefined
+      )
+    }
+    expect(seen).toEqual(delays)
+    expect(connection.lifecycle().restarts).toBe(2)
+  })
+
   it("requests while it waits for a restart fail at once as process_exited, and start none", async () => {
     const log = spawnLogFile()
     const connection = makeBackendConnection(stdioBackend("crashy", { spawnLog: log, crash: true }), {
@@ -212,6 +237,26 @@ describe("a stdio backend's session", () => {
     await connection.ping({ timeoutMs: 20_000 })
     expect(spawns(log)).toHaveLength(1)
     expect(connection.lifecycle().restarts).toBe(0)
+  })
+})
+
+describe("startTimeout in the config", () => {
+  it("is a duration per backend, optional; a bad one names the field", async () => {
+    const decode = (backend: Record<string, unknown>) =>
+      Effect.runPromise(
+        Effect.result(
+          decodeConfig({ backends: [{ name: "b", transport: "stdio", command: "x", ...backend }] }, "t")
+        )
+      )
+    const ok = await decode({ startTimeout: "2m" })
+    expect(ok._tag === "Success" && ok.success.backends[0]?.startTimeout).toBe(120_000)
+    const none = await decode({})
+    expect(none._tag === "Success" && none.success.backends[0]?.startTimeout).toBe(undefined)
+    const bad = await decode({ startTimeout: "soon" })
+    expect(bad._tag).toBe("Failure")
+    expect(bad._tag === "Failure" ? bad.failure.issues.map((i) => i.path) : []).toEqual([
+      "backends[0].startTimeout"
+    ])
   })
 })
 
