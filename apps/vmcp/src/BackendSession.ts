@@ -475,10 +475,12 @@ export const makeSupervisor = <C>(options: SupervisorOptions<C>): Supervisor<C> 
             failed?.end,
             failed?.timedOut === true
               ? `start timed out after ${options.startTimeoutMs} ms`
-              : failed?.end !== undefined &&
-                  (failed.end.exitCode !== undefined || failed.end.signal !== undefined)
-                ? `${whyEnded(failed.end)} while starting`
-                : `start failed: ${redact(failed?.message ?? String(error))}`
+              : failed?.end?.error !== undefined
+                ? whyEnded(failed.end)
+                : failed?.end !== undefined &&
+                    (failed.end.exitCode !== undefined || failed.end.signal !== undefined)
+                  ? `${whyEnded(failed.end)} while starting`
+                  : `start failed: ${redact(failed?.message ?? String(error))}`
           )
         }
         throw error

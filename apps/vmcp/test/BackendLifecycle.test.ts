@@ -223,6 +223,30 @@ describe("a stdio backend's session", () => {
     expect(spawns(log)).toHaveLength(1)
   })
 
+  it("a command that cannot be spawned is a loss too: could not start (ENOENT), restarted with backoff", async () => {
+    const connection = makeBackendConnection(
+      {
+        name: "missing",
+        transport: "stdio",
+        command: "/nonexistent/mcp-server",
+        args: [],
+        env: {},
+        headers: {}
+      },
+      { restart: { baseMs: 60_000 } }
+    )
+    cleanups.push(() => connection.close())
+    const lost: Array<SessionEvent> = []
+    connection.subscribe((e) => {
+      if (e._tag === "Lost") lost.push(e)
+    })
+    const error = await connection.started().catch((e: unknown) => e)
+    const { categorize } = await import("@vmcp-status/health")
+    expect(categorize(error)).toEqual({ category: "process_exited", detail: "ENOENT" })
+    expect(lost).toMatchObject([{ reason: "could not start (ENOENT)", restartInMs: 60_000 }])
+    expect(connection.lifecycle().phase).toBe("restarting")
+  })
+
   it("a probe's abort while the process starts never cuts the start short", async () => {
     const log = spawnLogFile()
     const connection = makeBackendConnection(stdioBackend("slow", { spawnLog: log, startDelayMs: 3_000 }))
