@@ -6,14 +6,27 @@ import {
   StreamableHTTPClientTransport,
   type Tool
 } from "@modelcontextprotocol/client"
-import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/client/stdio"
+import { getDefaultEnvironment } from "@modelcontextprotocol/client/stdio"
 import {
+  type BackendExit,
   type Transport as CoreTransport,
   makeRedactor,
   type Redactor,
   redactUrl,
   secretsOfUrl
 } from "@vmcp-status/core"
+import { categorize } from "@vmcp-status/health"
+import {
+  BackendRestarting,
+  makeSupervisor,
+  type Opened,
+  ProcessTransport,
+  refreshDueAt,
+  SessionDefaults,
+  type SessionEvent,
+  type SessionPhase,
+  StartFailed
+} from "./BackendSession.ts"
 import { expandEnv, type VmcpBackendConfig } from "./Config.ts"
 import { VERSION } from "./Version.ts"
 
@@ -21,9 +34,11 @@ import { VERSION } from "./Version.ts"
 const CLIENT_INFO = { name: "vmcp", version: VERSION }
 
 /**
- * One backend MCP server, reached over one kept session (a spawned process for stdio). The
- * session is opened lazily and re-opened after it closes or a request on it fails, so a
- * backend that restarts is picked up by the next probe or call.
+ * One backend MCP server, reached over one kept session (a spawned process for stdio) with a
+ * lifecycle (docs/behaviours.md#backend-lifecycle): started on first use and bounded by its own
+ * `startTimeout`, never by a probe; a stdio process that exits is recorded (code or signal,
+ * redacted stderr tail) and restarted with capped exponential backoff; an HTTP session dropped
+ * after a transport failure is reopened by the next request.
  */
 export interface BackendConnection {
   readonly name: string
@@ -38,6 +53,11 @@ export interface BackendConnection {
   readonly redact: Redactor
   /** The known secrets behind `redact`, for a process-wide redactor. */
   readonly secrets: ReadonlyArray<string>
+  /**
+   * Resolves once the session is ready, starting it if nobody has yet. `signal` only ends the
+   * wait: the start goes on (bounded by `startTimeout`).
+   */
+  readonly started: (signal?: AbortSignal) => Promise<void>
   /** MCP `ping` on the kept session (opening it first if needed). */
   readonly ping: (options: { readonly timeoutMs: number; readonly signal?: AbortSignal }) => Promise<void>
   /** `tools/list` on the kept session; the result also becomes `tools()`. */
@@ -55,30 +75,40 @@ export interface BackendConnection {
   ) => Promise<CallToolResult>
   /** Counts the sessions opened so far: a new session may come with other tools. */
   readonly generation: () => number
-  /** Called when the backend announces `notifications/tools/list_changed`. */
-  onToolsChanged: (() => void) | undefined
+  /** Where the session is in its lifecycle, restarts so far, and how it last ended. */
+  readonly lifecycle: () => SessionLifecycle
+  /**
+   * Listens to the session's events (started, lost, restarting, tools changed after a
+   * `list_changed` and the refresh it caused); returns the unsubscribe function.
+   */
+  readonly subscribe: (listener: (event: SessionEvent) => void) => () => void
   /** Closes the session (and stops a stdio process). */
   readonly close: () => Promise<void>
+}
+
+/** A backend session's lifecycle as status sees it. */
+export interface SessionLifecycle {
+  readonly phase: SessionPhase
+  /** True while a first start (or the first restart after a stable run) is in progress: not a failure yet. */
+  readonly startingCleanly: boolean
+  readonly restarts: number
+  readonly lastExit: BackendExit | undefined
 }
 
 /** Options of `makeBackendConnection`. */
 export interface BackendConnectionOptions {
   /** Environment for `${VAR}` in `env`/`headers` and for stdio children (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>>
-  /** Where a stdio backend's stderr goes (default: ignored, so it cannot garble the status lines). */
+  /** Where a stdio backend's stderr goes besides its kept tail (default: only the tail, so it cannot garble the status lines). */
   readonly stderr?: "inherit" | "ignore"
-  /** Timeout of opening a session (default 10 s). */
-  readonly connectTimeoutMs?: number
+  /** Timeout of opening a session: spawn/connect and `initialize` (default: the backend's `startTimeout`, else 60 s). */
+  readonly startTimeoutMs?: number
   /** The working directory of stdio backends without `cwd`, e.g. the config file's folder (default: the current one). */
   readonly baseDir?: string
-}
-
-const withTimeout = <A>(promise: Promise<A>, ms: number, what: string): Promise<A> => {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+  /** Timeout of the `tools/list` that follows a `list_changed` (default 30 s). */
+  readonly refreshTimeoutMs?: number
+  /** Restart backoff of a lost stdio process (default `SessionDefaults`). */
+  readonly restart?: { readonly baseMs?: number; readonly capMs?: number; readonly stableAfterMs?: number }
 }
 
 /**
@@ -122,20 +152,25 @@ export const makeBackendConnection = (
   options: BackendConnectionOptions = {}
 ): BackendConnection => {
   const env = options.env ?? process.env
-  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000
-  let session: Promise<Client> | undefined
-  let closed = false
+  const startTimeoutMs = options.startTimeoutMs ?? config.startTimeout ?? SessionDefaults.startTimeoutMs
+  const refreshTimeoutMs = options.refreshTimeoutMs ?? 30_000
+  const stdio = config.transport === "stdio"
   let tools: ReadonlyArray<Tool> = []
-  let generation = 0
   const secrets = backendSecrets(config, env)
   const redact = makeRedactor({ secrets })
+  const listeners = new Set<(event: SessionEvent) => void>()
+  const emit = (event: SessionEvent) => {
+    for (const listener of [...listeners]) listener(event)
+  }
+  /** The process behind each stdio client, to tell a request that failed because its process ended. */
+  const processes = new WeakMap<Client, ProcessTransport>()
 
   const makeTransport = () => {
-    if (config.transport === "stdio") {
+    if (stdio) {
       const childEnv: Record<string, string> = { ...getDefaultEnvironment() }
       for (const [key, value] of Object.entries(config.env)) childEnv[key] = expandEnv(value, env)
       const cwd = config.cwd === undefined ? options.baseDir : resolve(options.baseDir ?? ".", config.cwd)
-      return new StdioClientTransport({
+      return new ProcessTransport({
         // `node` means the Node binary running vmcp, so examples run on the same version.
         command: config.command === "node" ? process.execPath : config.command!,
         args: [...config.args],
@@ -149,111 +184,171 @@ export const makeBackendConnection = (
     return new StreamableHTTPClientTransport(new URL(config.url!), { requestInit: { headers } })
   }
 
-  const open = async (): Promise<Client> => {
+  const open = async (signal: AbortSignal): Promise<Opened<Client>> => {
     const client: Client = new Client(CLIENT_INFO, {
       listChanged: {
         tools: {
-          // The gateway refreshes on its own schedule; it only needs to know that it should.
+          // The session coalesces notifications itself (a bounded wait, see `refreshDueAt`).
           autoRefresh: false,
-          onChanged: () => connection.onToolsChanged?.()
+          debounceMs: 0,
+          onChanged: () => toolsChanged()
         }
       }
     })
     const transport = makeTransport()
-    client.onclose = () => {
-      if (current === client) drop()
-    }
+    const ended =
+      transport instanceof ProcessTransport
+        ? transport.ended
+        : new Promise<undefined>((resolve) => {
+            client.onclose = () => resolve(undefined)
+          })
+    const aborted = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(signal.reason)
+      signal.addEventListener("abort", () => reject(signal.reason), { once: true })
+    })
     try {
-      await withTimeout(client.connect(transport), connectTimeoutMs, `connecting to ${config.name}`)
+      await Promise.race([client.connect(transport), aborted])
     } catch (error) {
       await client.close().catch(() => undefined)
-      throw error
+      const end = transport instanceof ProcessTransport ? await transport.ended : undefined
+      throw new StartFailed(error, end, signal.aborted)
     }
-    if (closed) {
-      await client.close().catch(() => undefined)
-      throw new Error(`backend ${config.name} is closed`)
+    if (transport instanceof ProcessTransport) processes.set(client, transport)
+    return {
+      client,
+      pid: transport instanceof ProcessTransport ? transport.pid : undefined,
+      ended,
+      close: () => client.close()
     }
-    current = client
-    generation++
-    return client
   }
 
-  let current: Client | undefined
-  const drop = () => {
-    const old = current
-    current = undefined
-    session = undefined
-    if (old !== undefined) void old.close().catch(() => undefined)
-  }
-
-  const client = (): Promise<Client> => {
-    if (closed) return Promise.reject(new Error(`backend ${config.name} is closed`))
-    if (session === undefined) {
-      const opening = open()
-      session = opening
-      opening.catch(() => {
-        if (session === opening) session = undefined
-      })
-    }
-    return session
-  }
+  const session = makeSupervisor<Client>({
+    name: config.name,
+    restartable: stdio,
+    open,
+    startTimeoutMs,
+    redact,
+    emit,
+    ...(options.restart === undefined ? {} : { restart: options.restart })
+  })
 
   /**
-   * Runs a request. A JSON-RPC error means the backend answered: the session stays. Anything
-   * else (a timeout, a transport error, a lost session) drops it so that the next request
-   * reconnects (and restarts a stdio process that hangs).
+   * Runs a request on the session. A request never closes a stdio session (its process is
+   * watched instead); an HTTP session is dropped after a transport failure that is not our own
+   * timeout or abort, so that the next request reconnects. A request cut by its stdio process
+   * ending fails as `process_exited`.
    */
-  const request = async <A>(run: (c: Client) => Promise<A>): Promise<A> => {
-    const c = await client()
+  const request = async <A>(run: (c: Client) => Promise<A>, signal?: AbortSignal): Promise<A> => {
+    const c = await session.get(signal)
     try {
       return await run(c)
     } catch (error) {
-      if (current === c && !(error instanceof ProtocolError)) drop()
+      const process = processes.get(c)
+      if (process?.hasEnded === true)
+        throw new BackendRestarting(config.name, "its process exited during the request")
+      if (
+        !stdio &&
+        !(error instanceof ProtocolError) &&
+        signal?.aborted !== true &&
+        categorize(error).category !== "timeout"
+      )
+        session.drop()
       throw error
     }
+  }
+
+  const listTools = async (timeoutMs: number, signal?: AbortSignal) => {
+    const result = await request(
+      (c) =>
+        c.listTools(undefined, {
+          timeout: timeoutMs,
+          cacheMode: "bypass",
+          ...(signal === undefined ? {} : { signal })
+        }),
+      signal
+    )
+    tools = result.tools
+    return tools
+  }
+
+  // `list_changed` coalescing: a refresh after a short quiet, but at least every
+  // `refreshMaxWaitMs` during a storm; one refresh at a time, and a notification that arrives
+  // during one causes another, so the newest list is always fetched.
+  let firstAt: number | undefined
+  let lastAt = 0
+  let refreshTimer: NodeJS.Timeout | undefined
+  let refreshing = false
+  const schedule = () => {
+    if (refreshTimer !== undefined) clearTimeout(refreshTimer)
+    refreshTimer = undefined
+    if (firstAt === undefined || refreshing) return
+    const due = refreshDueAt(
+      firstAt,
+      lastAt,
+      SessionDefaults.refreshQuietMs,
+      SessionDefaults.refreshMaxWaitMs
+    )
+    refreshTimer = setTimeout(refresh, Math.max(0, due - Date.now()))
+  }
+  const refresh = () => {
+    refreshTimer = undefined
+    firstAt = undefined
+    refreshing = true
+    listTools(refreshTimeoutMs)
+      .then(() => emit({ _tag: "ToolsChanged", backend: config.name }))
+      .catch(() => undefined)
+      .finally(() => {
+        refreshing = false
+        schedule()
+      })
+  }
+  const toolsChanged = () => {
+    const now = Date.now()
+    if (firstAt === undefined) firstAt = now
+    lastAt = now
+    schedule()
   }
 
   const connection: BackendConnection = {
     name: config.name,
     transport: config.transport,
-    displayUrl: config.transport === "stdio" ? `stdio:${config.command ?? ""}` : redactUrl(config.url ?? ""),
+    displayUrl: stdio ? `stdio:${config.command ?? ""}` : redactUrl(config.url ?? ""),
     redact,
     secrets,
     ping: ({ timeoutMs, signal }) =>
-      request((c) => c.ping({ timeout: timeoutMs, ...(signal === undefined ? {} : { signal }) })).then(
-        () => undefined
-      ),
-    listTools: async ({ timeoutMs, signal }) => {
-      const result = await request((c) =>
-        c.listTools(undefined, {
-          timeout: timeoutMs,
-          cacheMode: "bypass",
-          ...(signal === undefined ? {} : { signal })
-        })
-      )
-      tools = result.tools
-      return tools
-    },
+      request(
+        (c) => c.ping({ timeout: timeoutMs, ...(signal === undefined ? {} : { signal }) }),
+        signal
+      ).then(() => undefined),
+    started: (signal) => session.get(signal).then(() => undefined),
+    listTools: ({ timeoutMs, signal }) => listTools(timeoutMs, signal),
     tools: () => tools,
-    generation: () => generation,
+    generation: session.generation,
     callTool: (name, args, { timeoutMs, signal }) =>
-      client().then(
+      request(
         (c) =>
           c.callTool(
             { name, ...(args === undefined ? {} : { arguments: args }) },
             { timeout: timeoutMs, ...(signal === undefined ? {} : { signal }) }
-          ) as Promise<CallToolResult>
+          ) as Promise<CallToolResult>,
+        signal
       ),
-    onToolsChanged: undefined,
-    close: async () => {
-      closed = true
-      const pending = session
-      session = undefined
-      current = undefined
-      if (pending !== undefined) {
-        const c = await pending.catch(() => undefined)
-        await c?.close().catch(() => undefined)
+    lifecycle: () => ({
+      phase: session.phase(),
+      startingCleanly: session.startingCleanly(),
+      restarts: session.restarts(),
+      lastExit: session.lastExit()
+    }),
+    subscribe: (listener) => {
+      listeners.add(listener)
+      return () => {
+        listeners.delete(listener)
       }
+    },
+    close: async () => {
+      if (refreshTimer !== undefined) clearTimeout(refreshTimer)
+      firstAt = undefined
+      await session.close()
     }
   }
   return connection

@@ -141,7 +141,12 @@ export const VmcpBackendConfig = Schema.Struct({
   url: Schema.optionalKey(Schema.String),
   headers: StringMap.pipe(withDefault({})),
   /** Timeout of one `tools/call` on this backend (default: `calls.timeout`). */
-  callTimeout: Schema.optionalKey(DurationMs)
+  callTimeout: Schema.optionalKey(DurationMs),
+  /**
+   * How long spawning/connecting and `initialize` may take before the attempt is given up and
+   * retried with backoff (default `SessionDefaults.startTimeoutMs`, 60 s). Probes never cut it short.
+   */
+  startTimeout: Schema.optionalKey(DurationMs)
 })
 export type VmcpBackendConfig = typeof VmcpBackendConfig.Type
 

@@ -7,6 +7,7 @@ import { Cause, Effect, Exit, Logger, Schema } from "effect"
 import type winston from "winston"
 import { type Authenticator, makeAuthenticator, makeAuthFailureLog, TokenFileError } from "./Auth.ts"
 import { backendSecrets, makeBackendConnection } from "./BackendConnection.ts"
+import { describeSessionEvent } from "./BackendSession.ts"
 import { type CliIo, type Command, ExitCode, loadOrReport, usageError } from "./CommandLine.ts"
 import { adminListen, formatConfigIssue, unauthenticatedExposure, type VmcpConfig } from "./Config.ts"
 import { makeGateway } from "./Gateway.ts"
@@ -142,6 +143,12 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
         ...(options.configDir === undefined ? {} : { baseDir: options.configDir })
       })
     )
+    // Crashes and restarts of backend processes, each on one line (docs/behaviours.md#backend-lifecycle).
+    for (const connection of connections)
+      connection.subscribe((event) => {
+        const line = describeSessionEvent(event)
+        if (line !== undefined) logger.log({ level: line.level, message: line.message, vmcp })
+      })
     const gateway = makeGateway(config, connections)
     yield* Effect.addFinalizer(() => Effect.promise(() => gateway.close()))
     const endpoint = makeMcpEndpoint({

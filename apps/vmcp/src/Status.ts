@@ -1,4 +1,5 @@
 import {
+  type BackendHealthReport,
   isRoutable,
   Publisher,
   type ReporterSource,
@@ -8,8 +9,9 @@ import {
 } from "@vmcp-status/core"
 import { type CustomBackend, type HealthChecker, publishHealth } from "@vmcp-status/health"
 import type { PrometheusReporter } from "@vmcp-status/prometheus"
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Queue } from "effect"
 import type { BackendConnection } from "./BackendConnection.ts"
+import { BackendRestarting } from "./BackendSession.ts"
 import type { VmcpConfig } from "./Config.ts"
 import type { Gateway } from "./Gateway.ts"
 import type { StatusFeed } from "./StatusFeed.ts"
@@ -31,8 +33,10 @@ export interface StatusRuntime {
 
 /**
  * A health check over the gateway's own session with the backend (so a stdio backend runs
- * once): MCP `ping`, plus `tools/list` when the session is new, after `list_changed`, and every
- * `DISCOVERY_INTERVAL_MS`. The tools found feed the gateway's table.
+ * once): MCP `ping`, plus `tools/list` when the session is new and every
+ * `DISCOVERY_INTERVAL_MS`. The tools found feed the gateway's table. While the session starts,
+ * the probe waits for it at most half its time and then reports it pending ("starting"); it
+ * never closes a session.
  *
  * @example
  * ```ts
@@ -54,57 +58,73 @@ export const healthCheckFor = (
 ): CustomBackend => {
   let discoveredGeneration = -1
   let discoveredAt = 0
-  let stale = true
-  // Discover at once on `list_changed` rather than at the next probe, so clients see the new
-  // tools sooner; a burst of notifications costs at most one `tools/list` in flight plus one.
-  let discovering = false
-  let again = false
-  const discover = (): void => {
-    if (discovering) {
-      again = true
-      return
-    }
-    discovering = true
-    again = false
-    void connection
-      .listTools({ timeoutMs })
-      .then(() => {
-        stale = again
-        discoveredAt = Date.now()
-        gateway.refresh()
-      })
-      .catch(() => undefined)
-      .finally(() => {
-        discovering = false
-        if (again) discover()
-      })
-  }
-  connection.onToolsChanged = () => {
-    stale = true
-    discover()
-  }
+  // The session refreshes its tools itself after `list_changed` (coalesced, at least once a
+  // second during a storm) and says so: the table follows at once, not at the next probe.
+  connection.subscribe((event) => {
+    if (event._tag === "ToolsChanged") gateway.refresh()
+  })
   return {
     name: connection.name,
     transport: connection.transport,
     ...(connection.transport === "stdio" ? {} : { url: connection.displayUrl }),
     check: async ({ signal }) => {
+      const phase = connection.lifecycle().phase
+      if (phase === "idle" || phase === "starting") {
+        // A start is never cut short by a probe: waited for up to half the probe's time, then
+        // reported as pending (`unknown`, "starting") unless the backend is crash-looping.
+        const waited = await waitForStart(connection, timeoutMs / 2, signal)
+        if (waited === "still starting") {
+          if (connection.lifecycle().startingCleanly) return { pending: "starting" }
+          throw new BackendRestarting(connection.name, "restarting after repeated exits")
+        }
+      }
       await connection.ping({ timeoutMs, signal })
       const now = Date.now()
-      if (
-        stale ||
-        connection.generation() !== discoveredGeneration ||
-        now - discoveredAt >= DISCOVERY_INTERVAL_MS
-      ) {
+      if (connection.generation() !== discoveredGeneration || now - discoveredAt >= DISCOVERY_INTERVAL_MS) {
         const generation = connection.generation()
         await connection.listTools({ timeoutMs, signal })
         discoveredGeneration = generation
         discoveredAt = now
-        stale = false
         gateway.refresh()
       }
       return { toolCount: connection.tools().length }
     }
   }
+}
+
+const STILL_STARTING = new Error("still starting")
+
+/** Waits for the session's start (starting it if idle) at most `budgetMs`; a failed start rejects. */
+const waitForStart = async (
+  connection: BackendConnection,
+  budgetMs: number,
+  signal: AbortSignal
+): Promise<"ready" | "still starting"> => {
+  const wait = new AbortController()
+  const timer = setTimeout(() => wait.abort(STILL_STARTING), budgetMs)
+  const onAbort = () => wait.abort(signal.reason)
+  signal.addEventListener("abort", onAbort, { once: true })
+  try {
+    await connection.started(wait.signal)
+    return "ready"
+  } catch (error) {
+    if (error === STILL_STARTING) return "still starting"
+    throw error
+  } finally {
+    clearTimeout(timer)
+    signal.removeEventListener("abort", onAbort)
+  }
+}
+
+/**
+ * A backend report with what its session knows: the restarts and the last exit, only once there
+ * is something to say (a backend never lost reports neither, so steady state is unchanged).
+ */
+const withLifecycle = (backend: BackendHealthReport, connection: BackendConnection | undefined) => {
+  if (connection === undefined) return backend
+  const { restarts, lastExit } = connection.lifecycle()
+  if (restarts === 0 && lastExit === undefined) return backend
+  return { ...backend, restarts, ...(lastExit === undefined ? {} : { lastExit }) }
 }
 
 /** Options of `startStatus`. */
@@ -151,18 +171,25 @@ export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) 
   let roundComplete = false
   let finished = false
   // Each backend's message passes its own redactor before any reporter or `/status` sees it.
-  const redactors = new Map(gateway.connections.map((c) => [c.name, c.redact]))
+  const byName = new Map(gateway.connections.map((c) => [c.name, c]))
   const redacted = (status: RuntimeStatus): RuntimeStatus => ({
     ...status,
     backends: status.backends.map((b) => {
-      const redact = redactors.get(b.name)
-      return redact === undefined || b.message === "" ? b : { ...b, message: redact(b.message) }
+      const connection = byName.get(b.name)
+      const redact = connection?.redact
+      return withLifecycle(
+        redact === undefined || b.message === "" ? b : { ...b, message: redact(b.message) },
+        connection
+      )
     })
   })
+  /** The newest status from health, decorated again when a session is lost or restarted. */
+  let latestRaw: RuntimeStatus | undefined
   const sink = {
     update: (raw: RuntimeStatus) =>
       Effect.suspend(() => {
         if (finished) return Effect.void
+        latestRaw = raw
         const status = redacted(raw)
         latest = status
         options.feed?.publish(status)
@@ -179,6 +206,19 @@ export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) 
         return publisher.update(status)
       })
   }
+  // A restart shows in the status (restarts, lastExit) at once, not at the next probe.
+  const lifecycleChanged = yield* Queue.sliding<void>(1)
+  for (const connection of gateway.connections)
+    connection.subscribe((event) => {
+      if (event._tag === "Lost" || event._tag === "Starting") Queue.offerUnsafe(lifecycleChanged, undefined)
+    })
+  yield* Effect.forkScoped(
+    Effect.forever(
+      Queue.take(lifecycleChanged).pipe(
+        Effect.andThen(() => (latestRaw === undefined ? Effect.void : sink.update(latestRaw)))
+      )
+    )
+  )
   const checker = yield* publishHealth(sink, {
     backends: gateway.connections.map((c) => healthCheckFor(c, gateway, config.health.timeout)),
     interval: config.health.interval,

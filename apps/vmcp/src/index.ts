@@ -1,6 +1,18 @@
 export * from "./Aggregation.ts"
 export * from "./Auth.ts"
 export * from "./BackendConnection.ts"
+export {
+  BackendRestarting,
+  describeSessionEvent,
+  type LineRing,
+  makeLineRing,
+  type ProcessEnd,
+  refreshDueAt,
+  restartDelayMs,
+  SessionDefaults,
+  type SessionEvent,
+  type SessionPhase
+} from "./BackendSession.ts"
 export * from "./CommandLine.ts"
 export * from "./Commands.ts"
 export * from "./Config.ts"

@@ -25,9 +25,54 @@ export type Transport = typeof Transport.Type
 const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
 
 /**
+ * How a backend's process (or session) last ended: when, the exit code or the signal, and the
+ * last lines it wrote to stderr (redacted and bounded by the writer). A session lost without a
+ * process (e.g. an HTTP transport closing) has neither code nor signal.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { BackendExit } from "@vmcp-status/core"
+ *
+ * Schema.decodeUnknownSync(BackendExit)({ time: "2026-11-25T18:00:00Z", signal: "SIGKILL" })
+ * ```
+ */
+export const BackendExit = Schema.Struct({
+  time: Timestamp,
+  exitCode: Schema.optionalKey(Schema.Int),
+  signal: Schema.optionalKey(Schema.String),
+  /** The last stderr lines, newline-joined, redacted, at most `MAX_EXIT_STDERR` characters. */
+  stderr: Schema.optionalKey(Schema.String)
+})
+export type BackendExit = typeof BackendExit.Type
+
+/** The most stderr text a `BackendExit` carries (the end of it is kept). */
+export const MAX_EXIT_STDERR = 512
+
+/**
+ * `exit code 1`, `signal SIGKILL` or `transport closed`: how a `BackendExit` reads in logs and
+ * Events.
+ *
+ * @example
+ * ```ts
+ * import { describeExit } from "@vmcp-status/core"
+ *
+ * describeExit({ time: "2026-11-25T18:00:00Z", signal: "SIGKILL" }) // "signal SIGKILL"
+ * ```
+ */
+export const describeExit = (exit: BackendExit): string =>
+  exit.signal !== undefined
+    ? `signal ${exit.signal}`
+    : exit.exitCode !== undefined
+      ? `exit code ${exit.exitCode}`
+      : "transport closed"
+
+/**
  * One backend's health report. `name` is the unique key. `url` must already be redacted
  * (see `redactUrl`); status writers leave it out unless asked. `lastCheckTime` and
- * `latencyMs` are volatile: they change on every probe and never trigger a report.
+ * `latencyMs` are volatile: they change on every probe and never trigger a report. `restarts`
+ * and `lastExit` come from a source that owns the backend's session (the gateway) and change
+ * only when the session is lost.
  *
  * @example
  * ```ts
@@ -52,7 +97,11 @@ export const BackendHealthReport = Schema.Struct({
   circuit: CircuitState,
   lastTransitionTime: Timestamp,
   lastCheckTime: Schema.optionalKey(Timestamp),
-  latencyMs: Schema.optionalKey(Schema.Finite.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0))))
+  latencyMs: Schema.optionalKey(Schema.Finite.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))),
+  /** How often the gateway restarted the backend's session after losing it (absent: not tracked). */
+  restarts: Schema.optionalKey(Count),
+  /** How the backend's session last ended (absent: never lost, or not tracked). */
+  lastExit: Schema.optionalKey(BackendExit)
 })
 export type BackendHealthReport = typeof BackendHealthReport.Type
 

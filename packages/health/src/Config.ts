@@ -7,6 +7,12 @@ import { InvalidHealthConfig } from "./Errors.ts"
 export interface CheckResult {
   /** The number of tools the backend offers, if the check knows it. */
   readonly toolCount?: number
+  /**
+   * The backend is not ready to be probed yet (e.g. its process is starting): the probe is
+   * neither a success nor a failure. The backend reports `unknown` with this text as its
+   * message, its failure count and circuit stay as they are.
+   */
+  readonly pending?: string
 }
 
 /**

@@ -109,6 +109,8 @@ export const categorize = (error: unknown): ProbeFailure => {
       if (code === "CONNECTION_CLOSED" || code === "NOT_CONNECTED" || code === "SEND_FAILED")
         return { category: "connection_reset", detail: "connection closed" }
       if (code === "INVALID_RESULT") return { category: "protocol_error", detail: "invalid result" }
+      // A session owner (e.g. a gateway restarting a stdio process) says its process exited.
+      if (code === "PROCESS_EXITED") return { category: "process_exited", detail: "process exited" }
     }
     // JSON-RPC error answers: the SDK's ProtocolError, or any error carrying a reserved JSON-RPC code.
     if (

@@ -275,11 +275,16 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
             const t1 = yield* Clock.currentTimeMillis
             const latencyMs = t1 - t0
             const outcome: ProbeOutcome = Exit.isSuccess(exit)
-              ? { _tag: "Success", latencyMs }
+              ? exit.value.pending !== undefined
+                ? { _tag: "Pending", message: exit.value.pending }
+                : { _tag: "Success", latencyMs }
               : { _tag: "Failure", failure: describeDefect(exit.cause) }
             runner.health = nextHealthState(runner.health, outcome, thresholds, t1)
-            const breakerOk = outcome._tag === "Success" || outcome.failure.category === "rate_limited"
-            runner.breaker = afterProbe(runner.breaker, breakerOk, t1, settings.breaker)
+            // A pending probe (e.g. a backend starting) neither counts against the circuit nor closes it.
+            if (outcome._tag !== "Pending") {
+              const breakerOk = outcome._tag === "Success" || outcome.failure.category === "rate_limited"
+              runner.breaker = afterProbe(runner.breaker, breakerOk, t1, settings.breaker)
+            }
             if (runner.breaker.state === "open") nextDue = Math.max(nextDue, runner.breaker.openUntil)
             if (Exit.isSuccess(exit) && exit.value.discovered !== undefined) {
               recordTools(runner, exit.value.discovered.count, exit.value.discovered.key, t1)

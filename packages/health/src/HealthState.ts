@@ -5,6 +5,8 @@ import type { ErrorCategory, ProbeFailure } from "./ErrorCategory.ts"
 export type ProbeOutcome =
   | { readonly _tag: "Success"; readonly latencyMs: number }
   | { readonly _tag: "Failure"; readonly failure: ProbeFailure }
+  /** The backend is not ready to be probed yet (e.g. starting); `message` says why. */
+  | { readonly _tag: "Pending"; readonly message: string }
 
 /** The thresholds the state machine applies. */
 export interface HealthThresholds {
@@ -73,7 +75,9 @@ const to = (
  * - 401/403 (`auth_failed`) → `unauthenticated` at once;
  * - 429 (`rate_limited`) → `degraded`: the backend is up, and its failure count resets;
  * - any other failure counts; at `unhealthyAfter` consecutive failures → `unhealthy`; before
- *   that the previous health holds (a backend never seen healthy stays `unknown`).
+ *   that the previous health holds (a backend never seen healthy stays `unknown`);
+ * - pending (not ready to be probed, e.g. starting) → `unknown` with its message; the failure
+ *   count holds.
  *
  * Messages are fixed text per situation (no latencies, no counts once unhealthy) so that an
  * unchanged situation never causes a status write.
@@ -92,6 +96,13 @@ export const nextHealthState = (
   thresholds: HealthThresholds,
   now: number
 ): HealthState => {
+  if (outcome._tag === "Pending")
+    return to(
+      state,
+      "unknown",
+      { message: outcome.message, consecutiveFailures: state.consecutiveFailures, recovering: false },
+      now
+    )
   if (outcome._tag === "Success") {
     if (outcome.latencyMs > thresholds.slowMs)
       return to(

@@ -80,6 +80,14 @@ describe("categorize", () => {
       "process_exited",
       "ENOENT"
     ],
+    [
+      "a session owner's process exit",
+      Object.assign(new Error("backend x: its process exited (signal SIGKILL); restarting"), {
+        code: "PROCESS_EXITED"
+      }),
+      "process_exited",
+      "process exited"
+    ],
     ["anything else", new Error("http://user:secret@host/ token=abc"), "probe_error", "probe failed"],
     ["not an error", "oops", "probe_error", "probe failed"]
   ] as const)("%s → %s", (_name, error, category, detail) => {

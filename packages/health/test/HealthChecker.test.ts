@@ -367,6 +367,45 @@ describe("plain HTTP and custom probes", () => {
   )
 })
 
+describe("a pending check (a backend starting)", () => {
+  it.effect(
+    "reports unknown with its message, opens no circuit, and the first success makes it healthy",
+    () =>
+      Effect.gen(function* () {
+        let starting = true
+        const checker = yield* HealthChecker.make({
+          ...base,
+          unhealthyAfter: 1,
+          circuitBreaker: { failureThreshold: 1 },
+          backends: [
+            {
+              name: "slow",
+              transport: "stdio",
+              check: async () => (starting ? { pending: "starting" } : { toolCount: 2 })
+            }
+          ]
+        })
+        const first = yield* untilSnapshot(checker, (s) => s.initialRoundComplete)
+        assert.deepInclude(backendOf(first, "slow"), {
+          health: "unknown",
+          message: "starting",
+          consecutiveFailures: 0,
+          circuit: "closed"
+        })
+        // Still starting at the next probes: neither a failure (unhealthyAfter 1) nor an open circuit.
+        const again = yield* round(checker, "30 seconds", ["slow"])
+        assert.deepInclude(backendOf(again, "slow"), {
+          health: "unknown",
+          message: "starting",
+          circuit: "closed"
+        })
+        starting = false
+        const up = yield* round(checker, "30 seconds", ["slow"])
+        assert.deepInclude(backendOf(up, "slow"), { health: "healthy", toolCount: 2, message: "" })
+      })
+  )
+})
+
 describe("configuration at run time", () => {
   it.effect("adds backends, keeps unchanged ones running, and a removed backend never reports again", () =>
     Effect.gen(function* () {

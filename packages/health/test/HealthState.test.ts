@@ -124,7 +124,11 @@ const rows: ReadonlyArray<Row> = [
   ],
   [state("unknown"), fail("rate_limited", "HTTP 429"), "degraded", 0, false, /^rate_limited/],
   [state("healthy", 2), fail("rate_limited", "HTTP 429"), "degraded", 0, false, /^rate_limited/],
-  [state("unhealthy", 4), fail("rate_limited", "HTTP 429"), "degraded", 0, false, /^rate_limited/]
+  [state("unhealthy", 4), fail("rate_limited", "HTTP 429"), "degraded", 0, false, /^rate_limited/],
+  // Pending (e.g. a process starting): unknown with its message, the failure count holds.
+  [state("unknown"), { _tag: "Pending", message: "starting" }, "unknown", 0, false, "starting"],
+  [state("healthy"), { _tag: "Pending", message: "starting" }, "unknown", 0, false, "starting"],
+  [state("unhealthy", 4), { _tag: "Pending", message: "starting" }, "unknown", 4, false, "starting"]
 ]
 
 describe("nextHealthState: every transition", () => {
@@ -132,7 +136,7 @@ describe("nextHealthState: every transition", () => {
     rows.map(
       (row) =>
         [
-          `${row[0].health}(${row[0].consecutiveFailures}${row[0].recovering ? ", recovering" : ""}) + ${row[1]._tag === "Success" ? `success ${row[1].latencyMs} ms` : row[1].failure.category} → ${row[2]}`,
+          `${row[0].health}(${row[0].consecutiveFailures}${row[0].recovering ? ", recovering" : ""}) + ${row[1]._tag === "Success" ? `success ${row[1].latencyMs} ms` : row[1]._tag === "Pending" ? `pending ${row[1].message}` : row[1].failure.category} → ${row[2]}`,
           row
         ] as const
     )

@@ -1,4 +1,5 @@
 import {
+  type BackendExit,
   type BackendHealth,
   type Condition,
   ConditionType,
@@ -42,6 +43,10 @@ export interface DiscoveredBackend {
   readonly circuitBreakerState: "closed" | "open" | "half-open"
   readonly consecutiveFailures: number
   readonly url?: string
+  /** Ours (toolhive declares no such field): restarts of the backend's session by the gateway. */
+  readonly restarts?: number
+  /** Ours: how the backend's process last ended (time, exit code or signal, redacted stderr tail). */
+  readonly lastExit?: BackendExit
 }
 
 /** The part of `.status` this writer owns and applies. Volatile fields are never in it. */
@@ -86,8 +91,18 @@ const toBackend = (b: RuntimeStatus["backends"][number], includeUrls: boolean): 
   ...(b.message === "" ? {} : { message: cap(redactText(b.message), MAX_BACKEND_MESSAGE) }),
   circuitBreakerState: b.circuit,
   consecutiveFailures: b.consecutiveFailures,
-  ...(includeUrls && b.url !== undefined ? { url: redactUrl(b.url) } : {})
+  ...(includeUrls && b.url !== undefined ? { url: redactUrl(b.url) } : {}),
+  ...(b.restarts === undefined ? {} : { restarts: b.restarts }),
+  ...(b.lastExit === undefined ? {} : { lastExit: exitOf(b.lastExit) })
 })
+
+/** The last exit as written: its stderr redacted once more and capped like a message. */
+const exitOf = (exit: BackendExit): BackendExit =>
+  exit.stderr === undefined || exit.stderr === ""
+    ? { time: exit.time, ...withoutStderr(exit) }
+    : { ...exit, stderr: cap(redactText(exit.stderr), MAX_BACKEND_MESSAGE) }
+
+const withoutStderr = ({ stderr: _stderr, time: _time, ...rest }: BackendExit) => rest
 
 /**
  * A condition's `message` is required by the CRDs, and Kubernetes 1.20's server-side apply turns

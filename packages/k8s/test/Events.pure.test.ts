@@ -54,4 +54,38 @@ describe("eventsFor", () => {
     expect(notes).not.toContain("hunter2")
     expect(notes).not.toContain("abc")
   })
+
+  it("a restart is a Warning BackendRestarted naming how the process ended, once per restart", () => {
+    const crashed = status(
+      [
+        backend("alpha", "healthy"),
+        backend("beta", "healthy", {
+          restarts: 1,
+          lastExit: { time: "2026-11-25T18:01:00Z", signal: "SIGKILL" }
+        })
+      ],
+      { previous: ready }
+    )
+    expect(eventsFor(ready, crashed)).toEqual([
+      {
+        type: "Warning",
+        reason: "BackendRestarted",
+        note: "backend beta restarted: its process ended (signal SIGKILL)"
+      }
+    ])
+    // The same restart seen again (a tick, a retry) is no new Event.
+    expect(eventsFor(crashed, crashed)).toEqual([])
+    // The next restart of a crash loop has the same note, so the recorder extends one series.
+    const again = status(
+      [
+        backend("alpha", "healthy"),
+        backend("beta", "healthy", {
+          restarts: 2,
+          lastExit: { time: "2026-11-25T18:02:00Z", signal: "SIGKILL" }
+        })
+      ],
+      { previous: crashed }
+    )
+    expect(eventsFor(crashed, again)).toEqual(eventsFor(ready, crashed))
+  })
 })

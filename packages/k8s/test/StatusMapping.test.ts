@@ -63,6 +63,27 @@ describe("toStatusPayload", () => {
     expect(payload.conditions.map((c) => c.type)).toEqual(["BackendsDiscovered", "Degraded"])
   })
 
+  it("writes our restart fields beside toolhive's: the count and the last exit, stderr redacted and capped", () => {
+    const restarted = status([
+      backend("files", "healthy", {
+        restarts: 3,
+        lastExit: { time: T1, exitCode: 1, stderr: "401 with Authorization: Bearer abc.def.ghi" }
+      }),
+      backend("noisy", "healthy", {
+        restarts: 1,
+        lastExit: { time: T1, signal: "SIGKILL", stderr: "x".repeat(2_000) }
+      })
+    ])
+    const [files, noisy] = toStatusPayload(restarted, { mode: "runtime" }).discoveredBackends
+    expect(files).toMatchObject({ name: "files", restarts: 3, lastExit: { time: T1, exitCode: 1 } })
+    expect(files?.lastExit?.stderr).toMatch(/^401 with Authorization/)
+    expect(files?.lastExit?.stderr).not.toContain("abc.def.ghi")
+    expect(noisy).toMatchObject({ restarts: 1, lastExit: { signal: "SIGKILL" } })
+    expect(noisy?.lastExit?.stderr?.length).toBeLessThanOrEqual(512)
+    // A backend never restarted carries neither field: nothing changes in steady state.
+    expect(toStatusPayload(degraded, { mode: "full" }).discoveredBackends[0]).not.toHaveProperty("restarts")
+  })
+
   it("never writes URLs unless asked, and then redacted", () => {
     expect(JSON.stringify(toStatusPayload(degraded, { mode: "full" }))).not.toContain("gh.local")
     const withUrls = toStatusPayload(degraded, { mode: "full", includeUrls: true })

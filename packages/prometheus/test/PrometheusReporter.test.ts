@@ -292,6 +292,27 @@ describe("makePrometheusReporter", () => {
     })
   )
 
+  it.effect("counts restarts from the reports' restart counters: by their growth, not per status", () =>
+    Effect.gen(function* () {
+      const metrics = makePrometheusReporter()
+      const exit = { time: T1, signal: "SIGKILL" }
+      for (const s of [
+        status([github("healthy"), slack("healthy")]),
+        status([github("healthy", { restarts: 1, lastExit: exit }), slack("healthy")]),
+        status([github("healthy", { restarts: 1, lastExit: exit }), slack("healthy")]),
+        status([github("healthy", { restarts: 3, lastExit: exit }), slack("healthy")])
+      ])
+        metrics.recordStatus(s)
+      const m = yield* scrape(metrics.registry)
+      assert.strictEqual(m.value("vmcp_backend_restarts_total", { backend: "github" }), 3)
+      // A backend whose source tracks no restarts has no series.
+      assert.strictEqual(m.value("vmcp_backend_restarts_total", { backend: "slack" }), undefined)
+      metrics.recordStatus(status([slack("healthy")]))
+      const gone = yield* scrape(metrics.registry)
+      assert.strictEqual(gone.value("vmcp_backend_restarts_total", { backend: "github" }), undefined)
+    })
+  )
+
   it.effect("counts every backend health value, unauthenticated apart from unhealthy", () =>
     Effect.gen(function* () {
       const metrics = makePrometheusReporter()

@@ -20,6 +20,12 @@ export interface StdioBackendOptions {
   readonly exitCode?: number
   /** Print an error and exit 1 at once. */
   readonly crash?: boolean
+  /** A slow starter: read nothing (so `initialize` goes unanswered) for this long after start. */
+  readonly startDelayMs?: number
+  /** Append the pid of every start of the fixture to this file, one line each: spawns can be counted and killed. */
+  readonly spawnLog?: string
+  /** Write this line to stderr at start (e.g. to see it in a crash report). */
+  readonly stderr?: string
 }
 
 /** A command line for a stdio MCP client (`StdioClientTransport`) or `child_process.spawn`. */
@@ -65,5 +71,8 @@ export const stdioBackendCommand = (options: StdioBackendOptions = {}): StdioCom
   }
   if (options.exitCode !== undefined) args.push("--exit-code", String(options.exitCode))
   if (options.crash === true) args.push("--crash")
+  if (options.startDelayMs !== undefined) args.push("--start-delay-ms", String(options.startDelayMs))
+  if (options.spawnLog !== undefined) args.push("--spawn-log", options.spawnLog)
+  if (options.stderr !== undefined) args.push("--stderr", options.stderr)
   return { command: process.execPath, args }
 }

@@ -11,7 +11,11 @@
  *                                                                counts), then close stdout and exit
  *   --exit-code <n>             MCP_FIXTURE_EXIT_CODE            the code for --exit-after-requests (default 0)
  *   --crash                     MCP_FIXTURE_CRASH=1              print an error and exit 1 at once
+ *   --start-delay-ms <n>        MCP_FIXTURE_START_DELAY_MS       a slow starter: read nothing for n ms after start
+ *   --spawn-log <file>          MCP_FIXTURE_SPAWN_LOG            append this process's pid to <file> (a line per start)
+ *   --stderr <text>             MCP_FIXTURE_STDERR               write this line to stderr at start
  */
+import { appendFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server"
 import { StdioServerTransport, serveStdio } from "@modelcontextprotocol/server/stdio"
@@ -26,7 +30,10 @@ const { values } = parseArgs({
     "delay-ms": { type: "string" },
     "exit-after-requests": { type: "string" },
     "exit-code": { type: "string" },
-    crash: { type: "boolean" }
+    crash: { type: "boolean" },
+    "start-delay-ms": { type: "string" },
+    "spawn-log": { type: "string" },
+    stderr: { type: "string" }
   },
   strict: true
 })
@@ -42,6 +49,12 @@ const number = (raw: string | undefined, name: string): number | undefined => {
   }
   return n
 }
+
+// Logged before anything else, so a process that crashes at once is counted too.
+const spawnLog = setting(values["spawn-log"], "MCP_FIXTURE_SPAWN_LOG")
+if (spawnLog !== undefined && spawnLog !== "") appendFileSync(spawnLog, `${process.pid}\n`)
+const stderrLine = setting(values.stderr, "MCP_FIXTURE_STDERR")
+if (stderrLine !== undefined && stderrLine !== "") process.stderr.write(`${stderrLine}\n`)
 
 if (values.crash === true || env.MCP_FIXTURE_CRASH === "1") {
   process.stderr.write("stdio-backend: crashing on start as asked (--crash)\n")
@@ -112,6 +125,12 @@ inner.onmessage = (message: JSONRPCMessage) => {
   outer.onmessage?.(message)
 }
 
-serveStdio(() => makeToolServer(info, () => tools), { transport: outer })
-
-if (exitAfterRequests === 0) process.exit(exitCode)
+const startDelayMs =
+  number(setting(values["start-delay-ms"], "MCP_FIXTURE_START_DELAY_MS"), "--start-delay-ms") ?? 0
+const serve = () => {
+  serveStdio(() => makeToolServer(info, () => tools), { transport: outer })
+  if (exitAfterRequests === 0) process.exit(exitCode)
+}
+// A slow starter reads nothing until it is "up": the client's `initialize` waits in the pipe.
+if (startDelayMs > 0) setTimeout(serve, startDelayMs)
+else serve()

@@ -9,9 +9,10 @@ export interface Discovered {
   readonly key: string
 }
 
-/** What a successful probe learned: `discovered` when it ran a discovery. */
+/** What a successful probe learned: `discovered` when it ran a discovery; `pending` when the backend is not ready yet. */
 export interface ProbeSuccess {
   readonly discovered: Discovered | undefined
+  readonly pending?: string
 }
 
 const fromNames = (names: ReadonlyArray<string>): Discovered => ({
@@ -50,6 +51,8 @@ const httpProbe = (config: HttpBackend): Prober => ({
 })
 
 const fromCheck = (out: CheckResult | void): ProbeSuccess => {
+  const pending = out?.pending
+  if (typeof pending === "string") return { discovered: undefined, pending }
   const count = out?.toolCount
   return typeof count === "number" && Number.isInteger(count) && count >= 0
     ? { discovered: { count, key: String(count) } }

@@ -1,4 +1,10 @@
-import { type BackendHealth, type RuntimeStatus, redactText, transitions } from "@vmcp-status/core"
+import {
+  type BackendHealth,
+  describeExit,
+  type RuntimeStatus,
+  redactText,
+  transitions
+} from "@vmcp-status/core"
 import { Clock, Effect, Option, Queue } from "effect"
 import type { KubeRequestError } from "../Errors.ts"
 import type { K8sEventOptions } from "../K8sReporter.ts"
@@ -24,8 +30,9 @@ const backendReason: Readonly<Record<BackendHealth, string>> = {
 
 /**
  * The Events for a status change: one per phase transition (Warning when degrading to
- * `Degraded`/`Failed`, Normal otherwise) and one per backend whose health changed (Warning
- * when it leaves `healthy`, Normal when it recovers). Pure.
+ * `Degraded`/`Failed`, Normal otherwise), one per backend whose health changed (Warning
+ * when it leaves `healthy`, Normal when it recovers) and a Warning `BackendRestarted` per
+ * backend whose restart counter grew. Pure.
  *
  * @example
  * ```ts
@@ -49,6 +56,20 @@ export const eventsFor = (
     })
   }
   if (previous === undefined) return events
+  // A restart is not a health transition: it is read from the restart counter. The note names
+  // how the process ended but not the count, so a crash loop extends one Event's series.
+  const restartsBefore = new Map(previous.backends.map((b) => [b.name, b.restarts ?? 0]))
+  for (const b of next.backends) {
+    const before = restartsBefore.get(b.name)
+    if (before === undefined || b.restarts === undefined || b.restarts <= before) continue
+    const how =
+      b.lastExit === undefined ? "its session was lost" : `its process ended (${describeExit(b.lastExit)})`
+    events.push({
+      type: "Warning",
+      reason: "BackendRestarted",
+      note: `backend ${b.name} restarted: ${how}`.slice(0, 1024)
+    })
+  }
   for (const b of change.backends) {
     if (b.to === undefined) {
       events.push({

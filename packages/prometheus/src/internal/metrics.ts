@@ -31,6 +31,7 @@ export const METRIC_SUFFIXES = [
   "backend_probe_duration_seconds",
   "backend_healthy_since_seconds",
   "backend_availability_ratio",
+  "backend_restarts_total",
   "reports_total",
   "reporter_consecutive_failures",
   "reporter_last_success_timestamp_seconds"
@@ -49,6 +50,7 @@ export interface Metrics {
   readonly backendProbeDuration: Histogram<string>
   readonly backendHealthySince: Gauge<string>
   readonly backendAvailability: Gauge<string>
+  readonly backendRestarts: Counter<string>
   readonly reportsTotal: Counter<string>
   readonly reporterConsecutiveFailures: Gauge<string>
   readonly reporterLastSuccess: Gauge<string>
@@ -182,6 +184,16 @@ export const createMetrics = (config: MetricsConfig): Metrics => {
       "Share of the window (1h, 24h) a backend was routable (healthy or degraded), 0..1, of the time its health was known since the process started.",
       ["backend", "window"],
       config.collectHistory
+    ),
+    backendRestarts: guard(
+      "backend_restarts_total",
+      (full) =>
+        new Counter({
+          name: full,
+          help: "Restarts of a backend's session by the gateway (e.g. its stdio process exited).",
+          labelNames: [...constNames, "backend"],
+          registers
+        })
     ),
     reportsTotal: guard(
       "reports_total",

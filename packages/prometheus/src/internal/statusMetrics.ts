@@ -7,9 +7,15 @@ export interface StatusState {
   readonly backends: Set<string>
   /** The `lastCheckTime` of the last probe observed per backend: one observation per probe. */
   readonly lastProbe: Map<string, string>
+  /** The `restarts` last counted per backend: the counter advances by the difference. */
+  readonly restarts: Map<string, number>
 }
 
-export const makeStatusState = (): StatusState => ({ backends: new Set(), lastProbe: new Map() })
+export const makeStatusState = (): StatusState => ({
+  backends: new Set(),
+  lastProbe: new Map(),
+  restarts: new Map()
+})
 
 /** Before any status: `Pending`, no backends, so the one-hot phase gauge sums to 1 from the first scrape. */
 export const recordInitial = (metrics: Metrics): void => {
@@ -27,8 +33,10 @@ const removeBackend = (metrics: Metrics, state: StatusState, backend: string): v
   metrics.backendTools.remove(labelsOf(metrics, { backend }))
   metrics.backendConsecutiveFailures.remove(labelsOf(metrics, { backend }))
   metrics.backendProbeDuration.remove(labelsOf(metrics, { backend }))
+  metrics.backendRestarts.remove(labelsOf(metrics, { backend }))
   state.backends.delete(backend)
   state.lastProbe.delete(backend)
+  state.restarts.delete(backend)
 }
 
 /**
@@ -61,6 +69,14 @@ export const recordStatus = (metrics: Metrics, state: StatusState, status: Runti
       )
     metrics.backendTools.set(labelsOf(metrics, { backend }), b.toolCount)
     metrics.backendConsecutiveFailures.set(labelsOf(metrics, { backend }), b.consecutiveFailures)
+    // Only sources that own the session report restarts; the counter appears with the first one.
+    if (b.restarts !== undefined) {
+      const counted = state.restarts.get(backend) ?? 0
+      if (b.restarts > counted)
+        metrics.backendRestarts.inc(labelsOf(metrics, { backend }), b.restarts - counted)
+      else if (!state.restarts.has(backend)) metrics.backendRestarts.inc(labelsOf(metrics, { backend }), 0)
+      state.restarts.set(backend, Math.max(counted, b.restarts))
+    }
     // A probe is identified by its check time: a status repeated on a tick is not a new probe.
     if (
       b.latencyMs !== undefined &&
