@@ -2,7 +2,16 @@ import { resolve } from "node:path"
 import {
   type CallToolResult,
   Client,
+  type CompleteRequest,
+  type CompleteResult,
+  type GetPromptResult,
+  type Prompt,
   ProtocolError,
+  ProtocolErrorCode,
+  type ReadResourceResult,
+  type Resource,
+  type ResourceTemplateType as ResourceTemplate,
+  type ServerCapabilities,
   StreamableHTTPClientTransport,
   type Tool
 } from "@modelcontextprotocol/client"
@@ -47,6 +56,31 @@ export interface BackendConnection {
   }) => Promise<ReadonlyArray<Tool>>
   /** The tools from the last successful `listTools` (empty before it). */
   readonly tools: () => ReadonlyArray<Tool>
+  /**
+   * Lists every kind the backend's session advertises (tools always; resources and resource
+   * templates with the `resources` capability; prompts with `prompts`) and keeps the results
+   * (`tools()`, `resources()`, `resourceTemplates()`, `prompts()`). A kind the backend does not
+   * advertise, or answers with "method not found", is empty.
+   */
+  readonly discover: (options: RequestOptions) => Promise<Catalog>
+  /** The resources from the last successful `discover` (empty before it). */
+  readonly resources: () => ReadonlyArray<Resource>
+  /** The resource templates from the last successful `discover` (empty before it). */
+  readonly resourceTemplates: () => ReadonlyArray<ResourceTemplate>
+  /** The prompts from the last successful `discover` (empty before it). */
+  readonly prompts: () => ReadonlyArray<Prompt>
+  /** What the backend advertised at `initialize` on the current session (`undefined` before one opened). */
+  readonly capabilities: () => ServerCapabilities | undefined
+  /** `resources/read` by the backend-side URI. */
+  readonly readResource: (uri: string, options: RequestOptions) => Promise<ReadResourceResult>
+  /** `prompts/get` by the backend-side name. */
+  readonly getPrompt: (
+    name: string,
+    args: Record<string, string> | undefined,
+    options: RequestOptions
+  ) => Promise<GetPromptResult>
+  /** `completion/complete` with a backend-side reference. */
+  readonly complete: (params: CompleteRequest["params"], options: RequestOptions) => Promise<CompleteResult>
   /** Calls a tool by its backend-side name. */
   readonly callTool: (
     name: string,
@@ -57,8 +91,24 @@ export interface BackendConnection {
   readonly generation: () => number
   /** Called when the backend announces `notifications/tools/list_changed`. */
   onToolsChanged: (() => void) | undefined
+  /** Called when the backend announces `notifications/{resources,prompts}/list_changed`. */
+  onListChanged: ((kind: "resources" | "prompts") => void) | undefined
   /** Closes the session (and stops a stdio process). */
   readonly close: () => Promise<void>
+}
+
+/** The timeout and abort signal of one request to a backend. */
+export interface RequestOptions {
+  readonly timeoutMs: number
+  readonly signal?: AbortSignal
+}
+
+/** Everything one backend offers, as its last discovery found it. */
+export interface Catalog {
+  readonly tools: ReadonlyArray<Tool>
+  readonly resources: ReadonlyArray<Resource>
+  readonly resourceTemplates: ReadonlyArray<ResourceTemplate>
+  readonly prompts: ReadonlyArray<Prompt>
 }
 
 /** Options of `makeBackendConnection`. */
@@ -126,6 +176,9 @@ export const makeBackendConnection = (
   let session: Promise<Client> | undefined
   let closed = false
   let tools: ReadonlyArray<Tool> = []
+  let resources: ReadonlyArray<Resource> = []
+  let resourceTemplates: ReadonlyArray<ResourceTemplate> = []
+  let prompts: ReadonlyArray<Prompt> = []
   let generation = 0
   const secrets = backendSecrets(config, env)
   const redact = makeRedactor({ secrets })
@@ -156,7 +209,9 @@ export const makeBackendConnection = (
           // The gateway refreshes on its own schedule; it only needs to know that it should.
           autoRefresh: false,
           onChanged: () => connection.onToolsChanged?.()
-        }
+        },
+        resources: { autoRefresh: false, onChanged: () => connection.onListChanged?.("resources") },
+        prompts: { autoRefresh: false, onChanged: () => connection.onListChanged?.("prompts") }
       }
     })
     const transport = makeTransport()
@@ -213,6 +268,20 @@ export const makeBackendConnection = (
     }
   }
 
+  const requestOptions = ({ timeoutMs, signal }: RequestOptions) => ({
+    timeout: timeoutMs,
+    ...(signal === undefined ? {} : { signal })
+  })
+
+  /** A list the backend may not implement: "method not found" is an empty list. */
+  const optional = <A>(offered: boolean, list: () => Promise<ReadonlyArray<A>>): Promise<ReadonlyArray<A>> =>
+    offered
+      ? list().catch((error: unknown) => {
+          if (error instanceof ProtocolError && error.code === ProtocolErrorCode.MethodNotFound) return []
+          throw error
+        })
+      : Promise.resolve([])
+
   const connection: BackendConnection = {
     name: config.name,
     transport: config.transport,
@@ -235,6 +304,41 @@ export const makeBackendConnection = (
       return tools
     },
     tools: () => tools,
+    discover: async (options) => {
+      const found = await request(async (c) => {
+        const caps = c.getServerCapabilities()
+        const cacheable = { ...requestOptions(options), cacheMode: "bypass" as const }
+        const [t, r, rt, p] = await Promise.all([
+          c.listTools(undefined, cacheable).then((x) => x.tools),
+          optional(caps?.resources !== undefined, () =>
+            c.listResources(undefined, cacheable).then((x) => x.resources)
+          ),
+          optional(caps?.resources !== undefined, () =>
+            c.listResourceTemplates(undefined, cacheable).then((x) => x.resourceTemplates)
+          ),
+          optional(caps?.prompts !== undefined, () =>
+            c.listPrompts(undefined, cacheable).then((x) => x.prompts)
+          )
+        ])
+        return { tools: t, resources: r, resourceTemplates: rt, prompts: p }
+      })
+      tools = found.tools
+      resources = found.resources
+      resourceTemplates = found.resourceTemplates
+      prompts = found.prompts
+      return found
+    },
+    resources: () => resources,
+    resourceTemplates: () => resourceTemplates,
+    prompts: () => prompts,
+    capabilities: () => current?.getServerCapabilities(),
+    readResource: (uri, options) =>
+      client().then((c) => c.readResource({ uri }, { ...requestOptions(options), cacheMode: "bypass" })),
+    getPrompt: (name, args, options) =>
+      client().then((c) =>
+        c.getPrompt({ name, ...(args === undefined ? {} : { arguments: args }) }, requestOptions(options))
+      ),
+    complete: (params, options) => client().then((c) => c.complete(params, requestOptions(options))),
     generation: () => generation,
     callTool: (name, args, { timeoutMs, signal }) =>
       client().then(
@@ -245,6 +349,7 @@ export const makeBackendConnection = (
           ) as Promise<CallToolResult>
       ),
     onToolsChanged: undefined,
+    onListChanged: undefined,
     close: async () => {
       closed = true
       const pending = session

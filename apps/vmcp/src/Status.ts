@@ -13,7 +13,7 @@ import type { BackendConnection } from "./BackendConnection.ts"
 import type { VmcpConfig } from "./Config.ts"
 import type { Gateway } from "./Gateway.ts"
 
-/** How often a backend's tools are listed again without a `list_changed` (5 min, docs/behaviours.md#discovery). */
+/** How often a backend's lists are fetched again without a `list_changed` (5 min, docs/behaviours.md#discovery). */
 export const DISCOVERY_INTERVAL_MS = 300_000
 
 /** The status side of the running server. */
@@ -30,8 +30,10 @@ export interface StatusRuntime {
 
 /**
  * A health check over the gateway's own session with the backend (so a stdio backend runs
- * once): MCP `ping`, plus `tools/list` when the session is new, after `list_changed`, and every
- * `DISCOVERY_INTERVAL_MS`. The tools found feed the gateway's table.
+ * once): MCP `ping`, plus a discovery (`tools/list`, and `resources/list`,
+ * `resources/templates/list`, `prompts/list` for the kinds the backend advertises) when the
+ * session is new, after a `list_changed` of any kind, and every `DISCOVERY_INTERVAL_MS`. What is
+ * found feeds the gateway's tables and the backend's counts in the status.
  *
  * @example
  * ```ts
@@ -66,7 +68,7 @@ export const healthCheckFor = (
     discovering = true
     again = false
     void connection
-      .listTools({ timeoutMs })
+      .discover({ timeoutMs })
       .then(() => {
         stale = again
         discoveredAt = Date.now()
@@ -82,6 +84,7 @@ export const healthCheckFor = (
     stale = true
     discover()
   }
+  connection.onListChanged = connection.onToolsChanged
   return {
     name: connection.name,
     transport: connection.transport,
@@ -95,13 +98,18 @@ export const healthCheckFor = (
         now - discoveredAt >= DISCOVERY_INTERVAL_MS
       ) {
         const generation = connection.generation()
-        await connection.listTools({ timeoutMs, signal })
+        await connection.discover({ timeoutMs, signal })
         discoveredGeneration = generation
         discoveredAt = now
         stale = false
         gateway.refresh()
       }
-      return { toolCount: connection.tools().length }
+      return {
+        toolCount: connection.tools().length,
+        resourceCount: connection.resources().length,
+        resourceTemplateCount: connection.resourceTemplates().length,
+        promptCount: connection.prompts().length
+      }
     }
   }
 }

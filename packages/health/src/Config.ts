@@ -7,6 +7,12 @@ import { InvalidHealthConfig } from "./Errors.ts"
 export interface CheckResult {
   /** The number of tools the backend offers, if the check knows it. */
   readonly toolCount?: number
+  /** The number of resources it offers, if known (reported as `resourceCount`; needs `toolCount`). */
+  readonly resourceCount?: number
+  /** The number of resource templates it offers, if known (`resourceTemplateCount`; needs `toolCount`). */
+  readonly resourceTemplateCount?: number
+  /** The number of prompts it offers, if known (`promptCount`; needs `toolCount`). */
+  readonly promptCount?: number
 }
 
 /**
