@@ -82,40 +82,33 @@ export interface AggregationOptions {
   readonly priority?: ReadonlyArray<string>
 }
 
-/** The scheme of rewritten URIs in `prefix` mode: `vmcp://<backend>/<the backend's URI, percent-encoded>`. */
-export const PREFIX_SCHEME = "vmcp:"
-
 /**
- * The URI clients see for a backend's resource in `prefix` mode: `vmcp://<backend>/` followed by
- * the backend's URI percent-encoded as one path segment, so any URI stays a valid URI and the
- * original comes back with `unprefixUri`.
+ * The URI clients see for a backend's resource in `prefix` mode: `vmcp://<backend>/<the backend's
+ * URI, verbatim>`. The backend name is a DNS label, so this is a valid URI whose authority names
+ * the backend; the original comes back exactly (no decoding) with `unprefixUri`.
  *
  * @example
  * ```ts
  * import { prefixUri } from "@vmcp-status/vmcp"
  *
- * prefixUri("docs", "file:///a b.md") // "vmcp://docs/file%3A%2F%2F%2Fa%20b.md"
+ * prefixUri("docs", "file:///README.md") // "vmcp://docs/file:///README.md"
  * ```
  */
-export const prefixUri = (backend: string, uri: string): string =>
-  `${PREFIX_SCHEME}//${backend}/${encodeURIComponent(uri)}`
+export const prefixUri = (backend: string, uri: string): string => `vmcp://${backend}/${uri}`
 
 /**
- * The URI template clients see in `prefix` mode: like `prefixUri`, with every `{expression}` kept
- * as it is, so a client expands it and the result decodes back to the backend's expansion.
+ * The URI template clients see in `prefix` mode: the same rule as `prefixUri`, so a client's
+ * expansion of it is exactly `vmcp://<backend>/` followed by the backend template's expansion.
  *
  * @example
  * ```ts
  * import { prefixUriTemplate } from "@vmcp-status/vmcp"
  *
- * prefixUriTemplate("docs", "demo://text/{id}") // "vmcp://docs/demo%3A%2F%2Ftext%2F{id}"
+ * prefixUriTemplate("docs", "demo://text/{id}") // "vmcp://docs/demo://text/{id}"
  * ```
  */
 export const prefixUriTemplate = (backend: string, template: string): string =>
-  `${PREFIX_SCHEME}//${backend}/${template
-    .split(/(\{[^}]*\})/)
-    .map((part, i) => (i % 2 === 1 ? part : encodeURIComponent(part)))
-    .join("")}`
+  `vmcp://${backend}/${template}`
 
 /**
  * The backend and its URI behind a `prefixUri` URI; `undefined` for any other URI.
@@ -124,17 +117,12 @@ export const prefixUriTemplate = (backend: string, template: string): string =>
  * ```ts
  * import { unprefixUri } from "@vmcp-status/vmcp"
  *
- * unprefixUri("vmcp://docs/file%3A%2F%2F%2Fa%20b.md") // { backend: "docs", uri: "file:///a b.md" }
+ * unprefixUri("vmcp://docs/file:///README.md") // { backend: "docs", uri: "file:///README.md" }
  * ```
  */
 export const unprefixUri = (uri: string): { readonly backend: string; readonly uri: string } | undefined => {
-  const match = /^vmcp:\/\/([^/?#]+)\/(.*)$/s.exec(uri)
-  if (match === null) return undefined
-  try {
-    return { backend: match[1]!, uri: decodeURIComponent(match[2]!) }
-  } catch {
-    return undefined
-  }
+  const match = /^vmcp:\/\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/(.+)$/s.exec(uri)
+  return match === null ? undefined : { backend: match[1]!, uri: match[3]! }
 }
 
 const byKey =
@@ -177,9 +165,8 @@ const table = <A, R>(
  * The aggregated tables of every kind; only routable backends contribute, each list is sorted by
  * its client-side key. Pure.
  *
- * - `prefix`: tools and prompts are named `<backend><separator><name>`; resource URIs become
- *   `vmcp://<backend>/<uri percent-encoded>` (`prefixUri`), templates likewise with their
- *   `{expressions}` kept (`prefixUriTemplate`).
+ * - `prefix`: tools and prompts are named `<backend><separator><name>`; resource URIs and URI
+ *   templates become `vmcp://<backend>/<the backend's URI or template>` (`prefixUri`).
  * - `priority`: names and URIs stay as the backends give them; a clash goes to the
  *   highest-priority routable backend, so when it becomes unroutable the next one takes over.
  *
@@ -193,7 +180,7 @@ const table = <A, R>(
  *   { conflictResolution: "prefix" }
  * )
  * all.prompts[0]?.name // "docs_summarize"
- * all.resources[0]?.uri // "vmcp://docs/file%3A%2F%2F%2FREADME.md"
+ * all.resources[0]?.uri // "vmcp://docs/file:///README.md"
  * ```
  */
 export const aggregate = (
@@ -330,8 +317,8 @@ export interface ResourceRoute {
 
 /**
  * Routes a URI a client reads. In order: a listed resource (its owner); in `prefix` mode a
- * `vmcp://<backend>/...` URI of a routable backend (decoded; this is how URIs expanded from a
- * prefixed template arrive); a backend-side URI listed by a routable backend, or one matching a
+ * `vmcp://<backend>/...` URI of a routable backend (the prefix removed; this is how URIs
+ * expanded from a prefixed template arrive); a backend-side URI listed by a routable backend, or one matching a
  * routable backend's template (clash order: priority, then configuration order); finally, when
  * exactly one routable backend offers resources at all, that one (it answers "not found" itself).
  * `undefined` when no backend can be chosen. Pure.
