@@ -125,11 +125,6 @@ export const unprefixUri = (uri: string): { readonly backend: string; readonly u
   return match === null ? undefined : { backend: match[1]!, uri: match[3]! }
 }
 
-const byKey =
-  <A>(key: (a: A) => string) =>
-  (a: A, b: A) =>
-    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0
-
 /** The backends in the order clashes are decided: `priority` first, then input order. */
 const ordered = (
   backends: ReadonlyArray<AggregationInput>,
@@ -143,8 +138,14 @@ const ordered = (
   return backends.slice().sort((a, b) => rank(a.name) - rank(b.name))
 }
 
+/**
+ * The backend's own definition behind each routed entry: a rebuild from unchanged discoveries
+ * (the same objects) compares without serialising them.
+ */
+const sources = new WeakMap<object, unknown>()
+
 /** Builds one kind's table: the first entry for a client-side key wins (backends come in clash order). */
-const table = <A, R>(
+const table = <A, R extends object>(
   backends: ReadonlyArray<AggregationInput>,
   items: (b: AggregationInput) => ReadonlyArray<A> | undefined,
   route: (b: AggregationInput, item: A) => R,
@@ -155,10 +156,15 @@ const table = <A, R>(
     if (!backend.routable) continue
     for (const item of items(backend) ?? []) {
       const r = route(backend, item)
-      if (!routed.has(key(r))) routed.set(key(r), r)
+      const k = key(r)
+      if (routed.has(k)) continue
+      sources.set(r, item)
+      routed.set(k, r)
     }
   }
-  return [...routed.values()].sort(byKey(key))
+  const keyed = [...routed.entries()]
+  keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  return keyed.map(([, r]) => r)
 }
 
 /**
@@ -267,12 +273,15 @@ const sameList = <A extends { readonly backend: string }>(
   a.length === b.length &&
   a.every((x, i) => {
     const y = b[i]
-    return (
-      y !== undefined &&
-      x.backend === y.backend &&
-      JSON.stringify(definition(x)) === JSON.stringify(definition(y))
-    )
+    if (y === undefined || x.backend !== y.backend) return false
+    const same = sources.get(x)
+    // The same backend definition under the same client-side key (the lists are sorted by it).
+    if (same !== undefined && same === sources.get(y) && keyOf(x) === keyOf(y)) return true
+    return JSON.stringify(definition(x)) === JSON.stringify(definition(y))
   })
+
+const keyOf = (x: object): unknown =>
+  "name" in x ? x.name : "uri" in x ? x.uri : "uriTemplate" in x ? x.uriTemplate : undefined
 
 /**
  * True when two tables offer the same tools to clients (names, backends and definitions):
@@ -347,9 +356,7 @@ export const routeResource = (
   }
   const owner = routable.find((b) => b.resources?.some((r) => r.uri === uri) === true)
   if (owner !== undefined) return { backend: owner.name, uri }
-  const matching = routable.find(
-    (b) => b.resourceTemplates?.some((t) => matches(t.uriTemplate, uri)) === true
-  )
+  const matching = routable.find((b) => b.resourceTemplates?.some((t) => matches(t, uri)) === true)
   if (matching !== undefined) return { backend: matching.name, uri }
   const offering = routable.filter(
     (b) => b.offersResources === true || (b.resources?.length ?? 0) + (b.resourceTemplates?.length ?? 0) > 0
@@ -357,9 +364,21 @@ export const routeResource = (
   return offering.length === 1 ? { backend: offering[0]!.name, uri } : undefined
 }
 
-const matches = (template: string, uri: string): boolean => {
+/** Parsed templates, by the backend's template object (kept while its discovery result is). */
+const parsed = new WeakMap<ResourceTemplate, UriTemplate | null>()
+
+const matches = (template: ResourceTemplate, uri: string): boolean => {
+  let compiled = parsed.get(template)
+  if (compiled === undefined) {
+    try {
+      compiled = new UriTemplate(template.uriTemplate)
+    } catch {
+      compiled = null
+    }
+    parsed.set(template, compiled)
+  }
   try {
-    return new UriTemplate(template).match(uri) !== null
+    return compiled !== null && compiled.match(uri) !== null
   } catch {
     return false
   }
