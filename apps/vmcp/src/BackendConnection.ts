@@ -60,7 +60,8 @@ export interface BackendConnection {
    * Lists every kind the backend's session advertises (tools always; resources and resource
    * templates with the `resources` capability; prompts with `prompts`) and keeps the results
    * (`tools()`, `resources()`, `resourceTemplates()`, `prompts()`). A kind the backend does not
-   * advertise, or answers with "method not found", is empty.
+   * advertise, or answers with "method not found", is empty; one it answers with another
+   * JSON-RPC error keeps its last list.
    */
   readonly discover: (options: RequestOptions) => Promise<Catalog>
   /** The resources from the last successful `discover` (empty before it). */
@@ -273,12 +274,20 @@ export const makeBackendConnection = (
     ...(signal === undefined ? {} : { signal })
   })
 
-  /** A list the backend may not implement: "method not found" is an empty list. */
-  const optional = <A>(offered: boolean, list: () => Promise<ReadonlyArray<A>>): Promise<ReadonlyArray<A>> =>
+  /**
+   * A list besides tools: "method not found" is an empty list; another JSON-RPC error keeps the
+   * last list of that kind (the backend answers, so its tools keep it healthy); a transport
+   * error fails the discovery like one of `tools/list`.
+   */
+  const optional = <A>(
+    offered: boolean,
+    last: ReadonlyArray<A>,
+    list: () => Promise<ReadonlyArray<A>>
+  ): Promise<ReadonlyArray<A>> =>
     offered
       ? list().catch((error: unknown) => {
-          if (error instanceof ProtocolError && error.code === ProtocolErrorCode.MethodNotFound) return []
-          throw error
+          if (!(error instanceof ProtocolError)) throw error
+          return error.code === ProtocolErrorCode.MethodNotFound ? [] : last
         })
       : Promise.resolve([])
 
@@ -310,13 +319,13 @@ export const makeBackendConnection = (
         const cacheable = { ...requestOptions(options), cacheMode: "bypass" as const }
         const [t, r, rt, p] = await Promise.all([
           c.listTools(undefined, cacheable).then((x) => x.tools),
-          optional(caps?.resources !== undefined, () =>
+          optional(caps?.resources !== undefined, resources, () =>
             c.listResources(undefined, cacheable).then((x) => x.resources)
           ),
-          optional(caps?.resources !== undefined, () =>
+          optional(caps?.resources !== undefined, resourceTemplates, () =>
             c.listResourceTemplates(undefined, cacheable).then((x) => x.resourceTemplates)
           ),
-          optional(caps?.prompts !== undefined, () =>
+          optional(caps?.prompts !== undefined, prompts, () =>
             c.listPrompts(undefined, cacheable).then((x) => x.prompts)
           )
         ])

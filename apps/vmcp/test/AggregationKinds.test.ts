@@ -366,4 +366,31 @@ describe("aggregation of every kind (server-everything ×2 over stdio + an HTTP 
     expect(client.getServerCapabilities()).toEqual({ tools: { listChanged: true } })
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["only_echo"])
   }, 60_000)
+
+  it("discovery: a failing prompts/list keeps the last prompts and the backend healthy; a failing tools/list fails it", async () => {
+    const fixture = await startMcpBackend({ name: "fx", prompts: [{ name: "kept" }], resources: [] })
+    cleanups.push(() => fixture.close())
+    const connection = makeBackendConnection({
+      name: "fx",
+      transport: "streamable-http",
+      url: fixture.url,
+      args: [],
+      env: {},
+      headers: {}
+    })
+    cleanups.push(() => connection.close())
+    const first = await connection.discover({ timeoutMs: 20_000 })
+    expect(first.prompts.map((p) => p.name)).toEqual(["kept"])
+    expect(first.resources).toEqual([])
+    await fixture.setMode({ kind: "failing", methods: ["prompts/list"] })
+    await fixture.addPrompt({ name: "unseen" })
+    const again = await connection.discover({ timeoutMs: 20_000 })
+    expect(again.tools.map((t) => t.name)).toEqual(["echo"])
+    expect(connection.prompts().map((p) => p.name)).toEqual(["kept"])
+    await fixture.setMode({ kind: "failing", methods: ["tools/list"] })
+    await expect(connection.discover({ timeoutMs: 20_000 })).rejects.toThrow()
+    await fixture.setMode("up")
+    const back = await connection.discover({ timeoutMs: 20_000 })
+    expect(back.prompts.map((p) => p.name).sort()).toEqual(["kept", "unseen"])
+  }, 60_000)
 })
