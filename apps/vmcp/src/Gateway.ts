@@ -3,7 +3,8 @@ import {
   type CompleteRequest,
   ProtocolError,
   ProtocolErrorCode,
-  type ReadResourceResult
+  type ReadResourceResult,
+  ResourceNotFoundError
 } from "@modelcontextprotocol/server"
 import { categorize } from "@vmcp-status/health"
 import {
@@ -105,7 +106,8 @@ export const makeGateway = (config: VmcpConfig, connections: ReadonlyArray<Backe
   /**
    * Runs one request on a backend with its timeout, aborted with the client's request, counted
    * as in flight (so shutdown drains it). A backend's JSON-RPC error reaches the client with its
-   * code and redacted message; any other failure is an internal error naming the backend.
+   * code and its message redacted (its `data` is dropped); any other failure is an internal error
+   * naming the backend, redacted too.
    */
   const forward = async <A>(
     backend: string,
@@ -130,10 +132,10 @@ export const makeGateway = (config: VmcpConfig, connections: ReadonlyArray<Backe
       return await run(connection, { timeoutMs, signal: controller.signal })
     } catch (error) {
       if (error instanceof ProtocolError)
-        throw new ProtocolError(error.code, connection.redact(error.message), error.data)
+        throw new ProtocolError(error.code, connection.redact(error.message))
       throw new ProtocolError(
         ProtocolErrorCode.InternalError,
-        `vmcp: ${what} on backend ${backend} failed: ${describe(error, connection)}`
+        connection.redact(`vmcp: ${what} on backend ${backend} failed: ${describe(error, connection)}`)
       )
     } finally {
       signal.removeEventListener("abort", onAbort)
@@ -160,14 +162,19 @@ export const makeGateway = (config: VmcpConfig, connections: ReadonlyArray<Backe
     readResource: async (uri, signal) => {
       const route = routeResource(table, inputs(), options, uri)
       if (route === undefined)
-        throw new ProtocolError(
-          ProtocolErrorCode.ResourceNotFound,
-          `Resource ${uri} not found or its backend is unavailable`,
-          { uri }
-        )
+        throw new ResourceNotFoundError(uri, `Resource ${uri} not found or its backend is unavailable`)
       const result = await forward(route.backend, `reading ${route.uri}`, signal, (c, o) =>
         c.readResource(route.uri, o)
-      )
+      ).catch((error: unknown) => {
+        // The backend's "not found" (-32002 from older SDKs, -32602 now) names the URI the client asked for.
+        if (
+          error instanceof ProtocolError &&
+          (error.code === ProtocolErrorCode.ResourceNotFound ||
+            error.code === ProtocolErrorCode.InvalidParams)
+        )
+          throw new ResourceNotFoundError(uri, error.message)
+        throw error
+      })
       return options.conflictResolution === "prefix" ? prefixContents(result, route.backend) : result
     },
     getPrompt: async (name, args, signal) => {

@@ -1,5 +1,10 @@
 import { createRequire } from "node:module"
-import { Client, ProtocolError, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
+import {
+  Client,
+  ProtocolError,
+  ResourceNotFoundError,
+  StreamableHTTPClientTransport
+} from "@modelcontextprotocol/client"
 import { UriTemplate } from "@modelcontextprotocol/server"
 import { Reporter, type RuntimeStatus } from "@vmcp-status/core"
 import { type McpBackendHandle, startMcpBackend } from "@vmcp-status/testkit"
@@ -392,5 +397,62 @@ describe("aggregation of every kind (server-everything ×2 over stdio + an HTTP 
     await fixture.setMode("up")
     const back = await connection.discover({ timeoutMs: 20_000 })
     expect(back.prompts.map((p) => p.name).sort()).toEqual(["kept", "unseen"])
+  }, 60_000)
+
+  it("a backend's 'not found' on resources/read reaches the client as not found for its URI, the backend's secrets redacted", async () => {
+    const secret = "Bearer s3cr3t-t0ken-value"
+    const fixture = await startMcpBackend({
+      name: "fx",
+      resources: [{ uri: "docs://readme", name: "readme" }]
+    })
+    cleanups.push(() => fixture.close())
+    const config = Effect.runSync(
+      decodeConfig(
+        {
+          backends: [
+            { name: "fx", transport: "streamable-http", url: fixture.url, headers: { authorization: secret } }
+          ]
+        },
+        "test"
+      )
+    )
+    const connection = makeBackendConnection(config.backends[0]!)
+    const gateway = makeGateway(config, [connection])
+    cleanups.push(() => gateway.close())
+    await connection.discover({ timeoutMs: 20_000 })
+    gateway.setRoutable("fx", true)
+    const endpoint = makeMcpEndpoint({ name: "vmcp", version: "0.0.0", router: gateway })
+    cleanups.push(() => endpoint.close())
+    const http = await startHttpServer({
+      host: "127.0.0.1",
+      port: 0,
+      endpoint,
+      ready: () => true,
+      status: () => undefined
+    })
+    cleanups.push(() => http.close())
+    const client = new Client({ name: "test-client", version: "0.0.0" })
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${http.url}/mcp`)))
+    cleanups.push(() => client.close())
+    const uri = prefixUri("fx", "docs://readme")
+    await fixture.setMode({
+      kind: "failing",
+      code: -32002,
+      message: `not found; you sent ${secret}`,
+      methods: ["resources/read"]
+    })
+    const error = await client.readResource({ uri }, { cacheMode: "bypass" }).then(
+      () => undefined,
+      (e: unknown) => e
+    )
+    // "Not found" naming the URI the client asked for (the SDK emits it as -32602 with data.uri).
+    expect(error).toBeInstanceOf(ResourceNotFoundError)
+    expect((error as ResourceNotFoundError).uri).toBe(uri)
+    expect((error as ProtocolError).message).toContain("not found")
+    expect((error as ProtocolError).message).not.toContain("s3cr3t-t0ken-value")
+    // The fixture back up: the same URI reads.
+    await fixture.setMode("up")
+    const read = await client.readResource({ uri }, { cacheMode: "bypass" })
+    expect(read.contents).toEqual([{ uri, text: "docs://readme contents" }])
   }, 60_000)
 })
