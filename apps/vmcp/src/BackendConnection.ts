@@ -2,7 +2,16 @@ import { resolve } from "node:path"
 import {
   type CallToolResult,
   Client,
+  type CompleteRequest,
+  type CompleteResult,
+  type GetPromptResult,
+  type Prompt,
   ProtocolError,
+  ProtocolErrorCode,
+  type ReadResourceResult,
+  type Resource,
+  type ResourceTemplateType as ResourceTemplate,
+  type ServerCapabilities,
   StreamableHTTPClientTransport,
   type Tool
 } from "@modelcontextprotocol/client"
@@ -67,6 +76,32 @@ export interface BackendConnection {
   }) => Promise<ReadonlyArray<Tool>>
   /** The tools from the last successful `listTools` (empty before it). */
   readonly tools: () => ReadonlyArray<Tool>
+  /**
+   * Lists every kind the backend's session advertises (tools always; resources and resource
+   * templates with the `resources` capability; prompts with `prompts`) and keeps the results
+   * (`tools()`, `resources()`, `resourceTemplates()`, `prompts()`). A kind the backend does not
+   * advertise, or answers with "method not found", is empty; one it answers with another
+   * JSON-RPC error keeps its last list.
+   */
+  readonly discover: (options: RequestOptions) => Promise<Catalog>
+  /** The resources from the last successful `discover` (empty before it). */
+  readonly resources: () => ReadonlyArray<Resource>
+  /** The resource templates from the last successful `discover` (empty before it). */
+  readonly resourceTemplates: () => ReadonlyArray<ResourceTemplate>
+  /** The prompts from the last successful `discover` (empty before it). */
+  readonly prompts: () => ReadonlyArray<Prompt>
+  /** What the backend advertised at `initialize` on the current session (`undefined` before one opened). */
+  readonly capabilities: () => ServerCapabilities | undefined
+  /** `resources/read` by the backend-side URI. */
+  readonly readResource: (uri: string, options: RequestOptions) => Promise<ReadResourceResult>
+  /** `prompts/get` by the backend-side name. */
+  readonly getPrompt: (
+    name: string,
+    args: Record<string, string> | undefined,
+    options: RequestOptions
+  ) => Promise<GetPromptResult>
+  /** `completion/complete` with a backend-side reference. */
+  readonly complete: (params: CompleteRequest["params"], options: RequestOptions) => Promise<CompleteResult>
   /** Calls a tool by its backend-side name. */
   readonly callTool: (
     name: string,
@@ -78,12 +113,26 @@ export interface BackendConnection {
   /** Where the session is in its lifecycle, restarts so far, and how it last ended. */
   readonly lifecycle: () => SessionLifecycle
   /**
-   * Listens to the session's events (started, lost, restarting, tools changed after a
-   * `list_changed` and the refresh it caused); returns the unsubscribe function.
+   * Listens to the session's events (started, lost, restarting, lists changed after a
+   * `list_changed` of any kind and the discovery it caused); returns the unsubscribe function.
    */
   readonly subscribe: (listener: (event: SessionEvent) => void) => () => void
   /** Closes the session (and stops a stdio process). */
   readonly close: () => Promise<void>
+}
+
+/** The timeout and abort signal of one request to a backend. */
+export interface RequestOptions {
+  readonly timeoutMs: number
+  readonly signal?: AbortSignal
+}
+
+/** Everything one backend offers, as its last discovery found it. */
+export interface Catalog {
+  readonly tools: ReadonlyArray<Tool>
+  readonly resources: ReadonlyArray<Resource>
+  readonly resourceTemplates: ReadonlyArray<ResourceTemplate>
+  readonly prompts: ReadonlyArray<Prompt>
 }
 
 /** A backend session's lifecycle as status sees it. */
@@ -156,6 +205,10 @@ export const makeBackendConnection = (
   const refreshTimeoutMs = options.refreshTimeoutMs ?? 30_000
   const stdio = config.transport === "stdio"
   let tools: ReadonlyArray<Tool> = []
+  let resources: ReadonlyArray<Resource> = []
+  let resourceTemplates: ReadonlyArray<ResourceTemplate> = []
+  let prompts: ReadonlyArray<Prompt> = []
+  let current: Client | undefined
   const secrets = backendSecrets(config, env)
   const redact = makeRedactor({ secrets })
   const listeners = new Set<(event: SessionEvent) => void>()
@@ -191,8 +244,10 @@ export const makeBackendConnection = (
           // The session coalesces notifications itself (a bounded wait, see `refreshDueAt`).
           autoRefresh: false,
           debounceMs: 0,
-          onChanged: () => toolsChanged()
-        }
+          onChanged: () => listsChanged()
+        },
+        resources: { autoRefresh: false, debounceMs: 0, onChanged: () => listsChanged() },
+        prompts: { autoRefresh: false, debounceMs: 0, onChanged: () => listsChanged() }
       }
     })
     const transport = makeTransport()
@@ -214,6 +269,7 @@ export const makeBackendConnection = (
       throw new StartFailed(error, end, signal.aborted)
     }
     if (transport instanceof ProcessTransport) processes.set(client, transport)
+    current = client
     return {
       client,
       pid: transport instanceof ProcessTransport ? transport.pid : undefined,
@@ -271,6 +327,53 @@ export const makeBackendConnection = (
     return tools
   }
 
+  const requestOptions = ({ timeoutMs, signal }: RequestOptions) => ({
+    timeout: timeoutMs,
+    ...(signal === undefined ? {} : { signal })
+  })
+
+  /**
+   * A list besides tools: "method not found" is an empty list; another JSON-RPC error keeps the
+   * last list of that kind (the backend answers, so its tools keep it healthy); a transport
+   * error fails the discovery like one of `tools/list`.
+   */
+  const optional = <A>(
+    offered: boolean,
+    last: ReadonlyArray<A>,
+    list: () => Promise<ReadonlyArray<A>>
+  ): Promise<ReadonlyArray<A>> =>
+    offered
+      ? list().catch((error: unknown) => {
+          if (!(error instanceof ProtocolError)) throw error
+          return error.code === ProtocolErrorCode.MethodNotFound ? [] : last
+        })
+      : Promise.resolve([])
+
+  const discover = async (options: RequestOptions): Promise<Catalog> => {
+    const found = await request(async (c) => {
+      const caps = c.getServerCapabilities()
+      const cacheable = { ...requestOptions(options), cacheMode: "bypass" as const }
+      const [t, r, rt, p] = await Promise.all([
+        c.listTools(undefined, cacheable).then((x) => x.tools),
+        optional(caps?.resources !== undefined, resources, () =>
+          c.listResources(undefined, cacheable).then((x) => x.resources)
+        ),
+        optional(caps?.resources !== undefined, resourceTemplates, () =>
+          c.listResourceTemplates(undefined, cacheable).then((x) => x.resourceTemplates)
+        ),
+        optional(caps?.prompts !== undefined, prompts, () =>
+          c.listPrompts(undefined, cacheable).then((x) => x.prompts)
+        )
+      ])
+      return { tools: t, resources: r, resourceTemplates: rt, prompts: p }
+    }, options.signal)
+    tools = found.tools
+    resources = found.resources
+    resourceTemplates = found.resourceTemplates
+    prompts = found.prompts
+    return found
+  }
+
   // `list_changed` coalescing: a refresh after a short quiet, but at least every
   // `refreshMaxWaitMs` during a storm; one refresh at a time, and a notification that arrives
   // during one causes another, so the newest list is always fetched.
@@ -294,15 +397,15 @@ export const makeBackendConnection = (
     refreshTimer = undefined
     firstAt = undefined
     refreshing = true
-    listTools(refreshTimeoutMs)
-      .then(() => emit({ _tag: "ToolsChanged", backend: config.name }))
+    discover({ timeoutMs: refreshTimeoutMs })
+      .then(() => emit({ _tag: "ListsChanged", backend: config.name }))
       .catch(() => undefined)
       .finally(() => {
         refreshing = false
         schedule()
       })
   }
-  const toolsChanged = () => {
+  const listsChanged = () => {
     const now = Date.now()
     if (firstAt === undefined) firstAt = now
     lastAt = now
@@ -323,6 +426,24 @@ export const makeBackendConnection = (
     started: (signal) => session.get(signal).then(() => undefined),
     listTools: ({ timeoutMs, signal }) => listTools(timeoutMs, signal),
     tools: () => tools,
+    discover,
+    resources: () => resources,
+    resourceTemplates: () => resourceTemplates,
+    prompts: () => prompts,
+    capabilities: () => current?.getServerCapabilities(),
+    readResource: (uri, options) =>
+      request(
+        (c) => c.readResource({ uri }, { ...requestOptions(options), cacheMode: "bypass" }),
+        options.signal
+      ),
+    getPrompt: (name, args, options) =>
+      request(
+        (c) =>
+          c.getPrompt({ name, ...(args === undefined ? {} : { arguments: args }) }, requestOptions(options)),
+        options.signal
+      ),
+    complete: (params, options) =>
+      request((c) => c.complete(params, requestOptions(options)), options.signal),
     generation: session.generation,
     callTool: (name, args, { timeoutMs, signal }) =>
       request(

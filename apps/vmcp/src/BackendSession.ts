@@ -322,7 +322,7 @@ export type SessionEvent =
       readonly restartInMs: number | undefined
       readonly restarts: number
     }
-  | { readonly _tag: "ToolsChanged"; readonly backend: string }
+  | { readonly _tag: "ListsChanged"; readonly backend: string }
 
 /** What `makeSupervisor` needs. */
 export interface SupervisorOptions<C> {

@@ -158,7 +158,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
       maxSessions: config.listen.maxSessions
     })
     yield* Effect.addFinalizer(() => Effect.promise(() => endpoint.close()))
-    gateway.onToolsChanged = () => endpoint.toolsChanged()
+    gateway.onListChanged = (kind) => endpoint.listChanged(kind)
 
     const built = yield* Effect.promise(() =>
       buildReporters(selection, config, {

@@ -16,7 +16,7 @@ import type { VmcpConfig } from "./Config.ts"
 import type { Gateway } from "./Gateway.ts"
 import type { StatusFeed } from "./StatusFeed.ts"
 
-/** How often a backend's tools are listed again without a `list_changed` (5 min, docs/behaviours.md#discovery). */
+/** How often a backend's lists are fetched again without a `list_changed` (5 min, docs/behaviours.md#discovery). */
 export const DISCOVERY_INTERVAL_MS = 300_000
 
 /** The status side of the running server. */
@@ -33,10 +33,12 @@ export interface StatusRuntime {
 
 /**
  * A health check over the gateway's own session with the backend (so a stdio backend runs
- * once): MCP `ping`, plus `tools/list` when the session is new and every
- * `DISCOVERY_INTERVAL_MS`. The tools found feed the gateway's table. While the session starts,
- * the probe waits for it at most half its time and then reports it pending ("starting"); it
- * never closes a session.
+ * once): MCP `ping`, plus a discovery (`tools/list`, and `resources/list`,
+ * `resources/templates/list`, `prompts/list` for the kinds the backend advertises) when the
+ * session is new and every `DISCOVERY_INTERVAL_MS`; the session itself discovers again after a
+ * `list_changed` of any kind. What is found feeds the gateway's tables and the backend's counts
+ * in the status. While the session starts, the probe waits for it at most half its time and then
+ * reports it pending ("starting"); it never closes a session.
  *
  * @example
  * ```ts
@@ -58,10 +60,10 @@ export const healthCheckFor = (
 ): CustomBackend => {
   let discoveredGeneration = -1
   let discoveredAt = 0
-  // The session refreshes its tools itself after `list_changed` (coalesced, at least once a
-  // second during a storm) and says so: the table follows at once, not at the next probe.
+  // The session discovers again itself after `list_changed` (coalesced, at least once a second
+  // during a storm) and says so: the tables follow at once, not at the next probe.
   connection.subscribe((event) => {
-    if (event._tag === "ToolsChanged") gateway.refresh()
+    if (event._tag === "ListsChanged") gateway.refresh()
   })
   return {
     name: connection.name,
@@ -82,12 +84,17 @@ export const healthCheckFor = (
       const now = Date.now()
       if (connection.generation() !== discoveredGeneration || now - discoveredAt >= DISCOVERY_INTERVAL_MS) {
         const generation = connection.generation()
-        await connection.listTools({ timeoutMs, signal })
+        await connection.discover({ timeoutMs, signal })
         discoveredGeneration = generation
         discoveredAt = now
         gateway.refresh()
       }
-      return { toolCount: connection.tools().length }
+      return {
+        toolCount: connection.tools().length,
+        resourceCount: connection.resources().length,
+        resourceTemplateCount: connection.resourceTemplates().length,
+        promptCount: connection.prompts().length
+      }
     }
   }
 }

@@ -299,7 +299,7 @@ describe("a list_changed storm", () => {
     cleanups.push(() => connection.close())
     const refreshed: Array<ReadonlyArray<string>> = []
     connection.subscribe((e) => {
-      if (e._tag === "ToolsChanged") refreshed.push(connection.tools().map((t) => t.name))
+      if (e._tag === "ListsChanged") refreshed.push(connection.tools().map((t) => t.name))
     })
     await connection.listTools({ timeoutMs: 20_000 })
     // A notification every 50 ms, far inside the SDK's 300 ms trailing debounce that never fired

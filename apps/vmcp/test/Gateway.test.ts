@@ -53,7 +53,7 @@ const setup = async () => {
   cleanups.push(() => gateway.close())
   const endpoint = makeMcpEndpoint({ name: "vmcp", version: "0.0.0", router: gateway })
   cleanups.push(() => endpoint.close())
-  gateway.onToolsChanged = () => endpoint.toolsChanged()
+  gateway.onListChanged = (kind) => endpoint.listChanged(kind)
   const http: HttpServer = await startHttpServer({
     host: "127.0.0.1",
     port: 0,

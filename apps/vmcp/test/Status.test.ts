@@ -4,7 +4,7 @@ import { Effect, Exit, Option, Scope, Stream, SubscriptionRef } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { makeBackendConnection } from "../src/BackendConnection.ts"
 import { decodeConfig } from "../src/Config.ts"
-import { makeGateway } from "../src/Gateway.ts"
+import { type Gateway, makeGateway } from "../src/Gateway.ts"
 import { type StatusRuntime, startStatus } from "../src/Status.ts"
 
 const cleanups: Array<() => Promise<unknown>> = []
@@ -13,10 +13,11 @@ afterEach(async () => {
 })
 
 /** Resolves when the gateway's tool table next changes. */
-const nextToolsChange = (gateway: { onToolsChanged: (() => void) | undefined }) =>
+const nextToolsChange = (gateway: Pick<Gateway, "onListChanged">) =>
   new Promise<void>((resolve) => {
-    gateway.onToolsChanged = () => {
-      gateway.onToolsChanged = undefined
+    gateway.onListChanged = (kind) => {
+      if (kind !== "tools") return
+      gateway.onListChanged = undefined
       resolve()
     }
   })

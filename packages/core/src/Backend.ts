@@ -93,6 +93,12 @@ export const BackendHealthReport = Schema.Struct({
   health: BackendHealth,
   message: Schema.String,
   toolCount: Count,
+  /** Resources (`resources/list`) from the last discovery; absent when the source does not discover them. */
+  resourceCount: Schema.optionalKey(Count),
+  /** Resource templates (`resources/templates/list`) from the last discovery; absent as above. */
+  resourceTemplateCount: Schema.optionalKey(Count),
+  /** Prompts (`prompts/list`) from the last discovery; absent as above. */
+  promptCount: Schema.optionalKey(Count),
   consecutiveFailures: Count,
   circuit: CircuitState,
   lastTransitionTime: Timestamp,
@@ -138,6 +144,12 @@ export interface BackendCounts {
   readonly unhealthy: number
   readonly unknown: number
   readonly totalTools: number
+  /** Resources of routable backends; absent when no backend reports `resourceCount`. */
+  readonly totalResources?: number
+  /** Resource templates of routable backends; absent when no backend reports `resourceTemplateCount`. */
+  readonly totalResourceTemplates?: number
+  /** Prompts of routable backends; absent when no backend reports `promptCount`. */
+  readonly totalPrompts?: number
 }
 
 /** A backend can take traffic when it is healthy or degraded. */
@@ -159,6 +171,9 @@ export const countBackends = (backends: ReadonlyArray<BackendHealthReport>): Bac
   let unhealthy = 0
   let unknown = 0
   let totalTools = 0
+  let totalResources: number | undefined
+  let totalResourceTemplates: number | undefined
+  let totalPrompts: number | undefined
   for (const backend of backends) {
     switch (backend.health) {
       case "healthy":
@@ -175,7 +190,24 @@ export const countBackends = (backends: ReadonlyArray<BackendHealthReport>): Bac
         unknown++
         break
     }
-    if (isRoutable(backend.health)) totalTools += backend.toolCount
+    const routable = isRoutable(backend.health)
+    if (routable) totalTools += backend.toolCount
+    if (backend.resourceCount !== undefined)
+      totalResources = (totalResources ?? 0) + (routable ? backend.resourceCount : 0)
+    if (backend.resourceTemplateCount !== undefined)
+      totalResourceTemplates = (totalResourceTemplates ?? 0) + (routable ? backend.resourceTemplateCount : 0)
+    if (backend.promptCount !== undefined)
+      totalPrompts = (totalPrompts ?? 0) + (routable ? backend.promptCount : 0)
   }
-  return { total: backends.length, healthy, degraded, unhealthy, unknown, totalTools }
+  return {
+    total: backends.length,
+    healthy,
+    degraded,
+    unhealthy,
+    unknown,
+    totalTools,
+    ...(totalResources === undefined ? {} : { totalResources }),
+    ...(totalResourceTemplates === undefined ? {} : { totalResourceTemplates }),
+    ...(totalPrompts === undefined ? {} : { totalPrompts })
+  }
 }

@@ -9,7 +9,9 @@ const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
 /**
  * The status of a Virtual MCP Server at one moment: what every reporter publishes.
  * `backends` are sorted by name; the four backend counts sum to `backends.length`;
- * `totalToolCount` counts the tools of routable backends (the ones clients can call).
+ * `totalToolCount` counts the tools of routable backends (the ones clients can call);
+ * `totalResourceCount`, `totalResourceTemplateCount` and `totalPromptCount` likewise, present
+ * when some backend reports that count.
  * `observedAt` is volatile: it never triggers a report by itself.
  */
 export const RuntimeStatus = Schema.Struct({
@@ -17,6 +19,9 @@ export const RuntimeStatus = Schema.Struct({
   message: Schema.String,
   backends: Schema.Array(BackendHealthReport),
   totalToolCount: Count,
+  totalResourceCount: Schema.optionalKey(Count),
+  totalResourceTemplateCount: Schema.optionalKey(Count),
+  totalPromptCount: Schema.optionalKey(Count),
   healthyBackends: Count,
   degradedBackends: Count,
   unhealthyBackends: Count,
@@ -182,6 +187,11 @@ export const deriveStatus = (input: StatusInput): RuntimeStatus => {
     message,
     backends,
     totalToolCount: counts.totalTools,
+    ...(counts.totalResources === undefined ? {} : { totalResourceCount: counts.totalResources }),
+    ...(counts.totalResourceTemplates === undefined
+      ? {}
+      : { totalResourceTemplateCount: counts.totalResourceTemplates }),
+    ...(counts.totalPrompts === undefined ? {} : { totalPromptCount: counts.totalPrompts }),
     healthyBackends: counts.healthy,
     degradedBackends: counts.degraded,
     unhealthyBackends: counts.unhealthy,

@@ -36,6 +36,11 @@ describe("canonical comparison", () => {
       { backends: [backend("a", "healthy"), backend("b", "degraded", { message: "slow" })] }
     ],
     ["a tool count", { backends: [backend("a", "healthy", { toolCount: 4 }), backend("b", "degraded")] }],
+    ["a prompt count", { backends: [backend("a", "healthy", { promptCount: 2 }), backend("b", "degraded")] }],
+    [
+      "a resource count",
+      { backends: [backend("a", "healthy", { resourceCount: 1 }), backend("b", "degraded")] }
+    ],
     [
       "a backend added",
       { backends: [backend("a", "healthy"), backend("b", "degraded"), backend("c", "healthy")] }

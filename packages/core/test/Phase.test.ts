@@ -70,4 +70,17 @@ describe("countBackends", () => {
     expect(counts("unhealthy", "unknown").totalTools).toBe(0)
     expect(counts("healthy", "degraded", "unhealthy").totalTools).toBe(6)
   })
+  it("totals resources, templates and prompts of routable backends, only when some backend reports them", () => {
+    expect(counts("healthy")).not.toHaveProperty("totalResources")
+    expect(counts("healthy")).not.toHaveProperty("totalPrompts")
+    const c = countBackends([
+      backend("a", "healthy", { resourceCount: 7, resourceTemplateCount: 2, promptCount: 4 }),
+      backend("b", "degraded", { resourceCount: 1, promptCount: 0 }),
+      backend("c", "unhealthy", { resourceCount: 5, resourceTemplateCount: 5, promptCount: 5 }),
+      backend("d", "healthy")
+    ])
+    expect(c).toMatchObject({ totalTools: 9, totalResources: 8, totalResourceTemplates: 2, totalPrompts: 4 })
+    // Reported only by an unroutable backend: present, and zero.
+    expect(countBackends([backend("c", "unhealthy", { promptCount: 5 })]).totalPrompts).toBe(0)
+  })
 })

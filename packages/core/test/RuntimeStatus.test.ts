@@ -115,6 +115,18 @@ describe("deriveStatus", () => {
     expect(s.backends.map((b) => b.name)).toEqual(["alpha", "mid", "zeta"])
   })
 
+  it("totals resources, resource templates and prompts of routable backends when backends report them", () => {
+    const plain = status([backend("a", "healthy")])
+    expect(plain).not.toHaveProperty("totalResourceCount")
+    expect(plain).not.toHaveProperty("totalPromptCount")
+    const s = status([
+      backend("a", "healthy", { resourceCount: 7, resourceTemplateCount: 2, promptCount: 4 }),
+      backend("b", "unhealthy", { resourceCount: 1, resourceTemplateCount: 1, promptCount: 1 })
+    ])
+    expect(s).toMatchObject({ totalResourceCount: 7, totalResourceTemplateCount: 2, totalPromptCount: 4 })
+    expect(decodeRuntimeStatus(JSON.parse(JSON.stringify(s)))).toEqual(s)
+  })
+
   it("reports discovery in BackendsDiscovered", () => {
     const before = deriveStatus({ backends: [backend("a", "healthy")], initialRoundComplete: true, now: T0 })
     expect(condition(before, "BackendsDiscovered")).toBe("False/DiscoveryPending")

@@ -13,6 +13,12 @@ export interface CheckResult {
    * message, its failure count and circuit stay as they are.
    */
   readonly pending?: string
+  /** The number of resources it offers, if known (reported as `resourceCount`; needs `toolCount`). */
+  readonly resourceCount?: number
+  /** The number of resource templates it offers, if known (`resourceTemplateCount`; needs `toolCount`). */
+  readonly resourceTemplateCount?: number
+  /** The number of prompts it offers, if known (`promptCount`; needs `toolCount`). */
+  readonly promptCount?: number
 }
 
 /**

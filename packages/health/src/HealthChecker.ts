@@ -29,7 +29,7 @@ import {
 import type { ProbeFailure } from "./ErrorCategory.ts"
 import type { InvalidHealthConfig } from "./Errors.ts"
 import { type HealthState, initialHealthState, nextHealthState, type ProbeOutcome } from "./HealthState.ts"
-import { makeProber, type Prober } from "./internal/Prober.ts"
+import { type Discovered, makeProber, type OtherCounts, type Prober } from "./internal/Prober.ts"
 
 /** What the health checker knows at one moment: what `deriveStatus` needs. */
 export interface HealthSnapshot {
@@ -84,6 +84,8 @@ interface Runner {
   health: HealthState
   breaker: Breaker
   toolCount: number
+  /** Resource, template and prompt counts, when the probe reports them. */
+  others: OtherCounts | undefined
   toolsKey: string | undefined
   lastDiscoveryAt: number | undefined
   lastCheckAt: number | undefined
@@ -124,6 +126,7 @@ const toReport = (runner: Omit<Runner, "report">): BackendHealthReport => {
     health: runner.health.health,
     message,
     toolCount: runner.toolCount,
+    ...runner.others,
     consecutiveFailures: runner.health.consecutiveFailures,
     circuit: runner.breaker.state,
     lastTransitionTime: toTimestamp(runner.health.lastTransitionAt),
@@ -222,12 +225,13 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
       Effect.catchCause((cause) => Effect.fail(describeDefect(cause)))
     )
 
-  const recordTools = (runner: Runner, count: number, key: string, at: number) => {
-    if (runner.toolsKey !== key) {
-      runner.toolsKey = key
+  const recordTools = (runner: Runner, found: Discovered, at: number) => {
+    if (runner.toolsKey !== found.key) {
+      runner.toolsKey = found.key
       runner.lastDiscoveryAt = at
     }
-    runner.toolCount = count
+    runner.toolCount = found.count
+    runner.others = found.others
   }
 
   const loop = (runner: Runner, prober: Prober, wake: Queue.Queue<void>) =>
@@ -247,7 +251,7 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
             const found = yield* Effect.exit(semaphore.withPermit(timed(prober.discover)))
             const at = yield* Clock.currentTimeMillis
             if (Exit.isSuccess(found) && found.value !== undefined) {
-              recordTools(runner, found.value.count, found.value.key, at)
+              recordTools(runner, found.value, at)
               discoveryDue = at + settings.discoveryIntervalMs
               yield* publish(runner)
             } else discoveryDue = 0
@@ -287,7 +291,7 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
             }
             if (runner.breaker.state === "open") nextDue = Math.max(nextDue, runner.breaker.openUntil)
             if (Exit.isSuccess(exit) && exit.value.discovered !== undefined) {
-              recordTools(runner, exit.value.discovered.count, exit.value.discovered.key, t1)
+              recordTools(runner, exit.value.discovered, t1)
               discoveryDue = t1 + settings.discoveryIntervalMs
             }
             runner.lastCheckAt = t1
@@ -314,6 +318,7 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
         health: initialHealthState(now),
         breaker: closedBreaker(now),
         toolCount: 0,
+        others: undefined,
         toolsKey: undefined,
         lastDiscoveryAt: undefined,
         lastCheckAt: undefined,

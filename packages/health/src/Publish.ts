@@ -22,6 +22,9 @@ const sameStable = (a: BackendHealthReport, b: BackendHealthReport): boolean =>
   a.health === b.health &&
   a.message === b.message &&
   a.toolCount === b.toolCount &&
+  a.resourceCount === b.resourceCount &&
+  a.resourceTemplateCount === b.resourceTemplateCount &&
+  a.promptCount === b.promptCount &&
   a.consecutiveFailures === b.consecutiveFailures &&
   a.circuit === b.circuit &&
   a.lastTransitionTime === b.lastTransitionTime &&

@@ -344,7 +344,7 @@ describe("plain HTTP and custom probes", () => {
             check: async () => {
               if (answer === "forbidden") throw Object.assign(new Error("no"), { status: 403 })
               if (answer === "throttled") throw Object.assign(new Error("slow down"), { status: 429 })
-              return { toolCount: 4 }
+              return { toolCount: 4, resourceCount: 2, resourceTemplateCount: 1, promptCount: 3 }
             }
           },
           { name: "effect", transport: "stdio", check: () => Effect.succeed(undefined) }
@@ -354,9 +354,13 @@ describe("plain HTTP and custom probes", () => {
       assert.deepInclude(backendOf(first, "promise"), {
         health: "healthy",
         toolCount: 4,
+        resourceCount: 2,
+        resourceTemplateCount: 1,
+        promptCount: 3,
         url: "https://REDACTED@internal.example/mcp"
       })
       assert.deepInclude(backendOf(first, "effect"), { health: "healthy", toolCount: 0 })
+      assert.notProperty(backendOf(first, "effect"), "promptCount")
       answer = "forbidden"
       const denied = yield* round(checker, "30 seconds", ["promise"])
       assert.strictEqual(backendOf(denied, "promise")?.health, "unauthenticated")

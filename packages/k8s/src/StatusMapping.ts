@@ -57,6 +57,12 @@ export interface StatusPayload {
   readonly discoveredBackends: ReadonlyArray<DiscoveredBackend>
   readonly backendCount: number
   readonly totalToolCount: number
+  /** Ours: resources of routable backends, when the status has the count. */
+  readonly totalResourceCount?: number
+  /** Ours: resource templates of routable backends, when the status has the count. */
+  readonly totalResourceTemplateCount?: number
+  /** Ours: prompts of routable backends, when the status has the count. */
+  readonly totalPromptCount?: number
   readonly healthyBackends: number
   readonly degradedBackends: number
   readonly unhealthyBackends: number
@@ -129,7 +135,8 @@ const byteLength = (value: unknown) => Buffer.byteLength(JSON.stringify(value))
 /**
  * Maps a `RuntimeStatus` to the status fields this writer owns: toolhive's names (`phase`,
  * `message`, `conditions`, `discoveredBackends`, `backendCount`) plus ours (`totalToolCount`,
- * the four counts, `lastDiscoveryTime`). Pure.
+ * `totalResourceCount`, `totalResourceTemplateCount` and `totalPromptCount` when the status has
+ * them, the four counts, `lastDiscoveryTime`). Pure.
  *
  * `backendCount` keeps toolhive's documented meaning: ready + unauthenticated backends
  * (degraded, unavailable and unknown excluded), so its `Backends` printer column reads the same.
@@ -164,6 +171,11 @@ export const toStatusPayload = (status: RuntimeStatus, options: MappingOptions):
     backendCount: status.backends.filter((b) => b.health === "healthy" || b.health === "unauthenticated")
       .length,
     totalToolCount: status.totalToolCount,
+    ...(status.totalResourceCount === undefined ? {} : { totalResourceCount: status.totalResourceCount }),
+    ...(status.totalResourceTemplateCount === undefined
+      ? {}
+      : { totalResourceTemplateCount: status.totalResourceTemplateCount }),
+    ...(status.totalPromptCount === undefined ? {} : { totalPromptCount: status.totalPromptCount }),
     healthyBackends: status.healthyBackends,
     degradedBackends: status.degradedBackends,
     unhealthyBackends: status.unhealthyBackends,

@@ -10,6 +10,21 @@ describe("toStatusPayload", () => {
     backend("wiki", "degraded", { latencyMs: 6000, lastCheckTime: T1 })
   ])
 
+  it("writes our resource, template and prompt totals when the status has them, never per backend", () => {
+    expect(toStatusPayload(degraded, { mode: "full" })).not.toHaveProperty("totalPromptCount")
+    const counted = status([
+      backend("docs", "healthy", { resourceCount: 7, resourceTemplateCount: 2, promptCount: 4 }),
+      backend("wiki", "unhealthy", { resourceCount: 1, resourceTemplateCount: 0, promptCount: 3 })
+    ])
+    const payload = toStatusPayload(counted, { mode: "runtime" })
+    expect(payload).toMatchObject({
+      totalResourceCount: 7,
+      totalResourceTemplateCount: 2,
+      totalPromptCount: 4
+    })
+    expect(JSON.stringify(payload.discoveredBackends)).not.toMatch(/Count/)
+  })
+
   it("maps to toolhive's field names and ours in full mode", () => {
     const payload = toStatusPayload(degraded, { mode: "full" })
     expect(payload).toMatchObject({

@@ -14,9 +14,15 @@ import {
 } from "@modelcontextprotocol/server"
 import { Effect, type Scope } from "effect"
 import { McpBackendError } from "./Errors.ts"
-import { type FixtureTool, jsonRpcError, makeToolServer } from "./internal/toolServer.ts"
+import {
+  type FixturePrompt,
+  type FixtureResource,
+  type FixtureTool,
+  jsonRpcError,
+  makeToolServer
+} from "./internal/toolServer.ts"
 
-export type { FixtureTool } from "./internal/toolServer.ts"
+export type { FixturePrompt, FixtureResource, FixtureTool } from "./internal/toolServer.ts"
 
 /**
  * What an MCP backend fixture does with the next request:
@@ -51,6 +57,10 @@ export interface McpBackendOptions {
   readonly tools?: ReadonlyArray<FixtureTool>
   /** The initial mode; default `up`. */
   readonly mode?: McpBackendMode
+  /** Prompts: given (even empty), the fixture advertises the `prompts` capability. */
+  readonly prompts?: ReadonlyArray<FixturePrompt>
+  /** Resources: given (even empty), the fixture advertises the `resources` capability. */
+  readonly resources?: ReadonlyArray<FixtureResource>
 }
 
 /** A running MCP backend fixture, driven with Promises. */
@@ -66,6 +76,14 @@ export interface McpBackendHandle {
   /** Removes a tool and sends `notifications/tools/list_changed` to every session. */
   readonly removeTool: (name: string) => Promise<void>
   readonly tools: () => ReadonlyArray<FixtureTool>
+  /** Adds (or replaces) a prompt and sends `notifications/prompts/list_changed` (needs `prompts` at start). */
+  readonly addPrompt: (prompt: FixturePrompt) => Promise<void>
+  /** Removes a prompt and sends `notifications/prompts/list_changed`. */
+  readonly removePrompt: (name: string) => Promise<void>
+  /** Adds (or replaces) a resource and sends `notifications/resources/list_changed` (needs `resources` at start). */
+  readonly addResource: (resource: FixtureResource) => Promise<void>
+  /** Removes a resource by URI and sends `notifications/resources/list_changed`. */
+  readonly removeResource: (uri: string) => Promise<void>
   /** JSON-RPC requests received, by method (`initialize`, `ping`, `tools/list`, ...), any mode. */
   readonly requestCounts: () => Readonly<Record<string, number>>
   /** Open 2025-era sessions. */
@@ -79,9 +97,18 @@ interface Session {
   readonly server: Server
   /** The client's GET stream is open, so notifications reach it. */
   listening: boolean
-  /** A tool change happened before the GET stream opened; announce it once it does. */
-  pending: boolean
+  /** Lists that changed before the GET stream opened; announced once it does. */
+  readonly pending: Set<ListKind>
 }
+
+type ListKind = "tools" | "prompts" | "resources"
+
+const sendChanged = (server: Server, kind: ListKind): Promise<void> =>
+  kind === "tools"
+    ? server.sendToolListChanged()
+    : kind === "prompts"
+      ? server.sendPromptListChanged()
+      : server.sendResourceListChanged()
 
 const MCP_PATH = "/mcp"
 const DEFAULT_TOOLS: ReadonlyArray<FixtureTool> = [{ name: "echo", description: "Answers with a fixed text" }]
@@ -133,15 +160,20 @@ export const startMcpBackend = async (options: McpBackendOptions = {}): Promise<
   const info = { name: options.name ?? "fixture", version: options.version ?? "0.0.0" }
   const tools = new Map((options.tools ?? DEFAULT_TOOLS).map((t) => [t.name, t] as const))
   const currentTools = () => [...tools.values()]
+  const prompts = new Map((options.prompts ?? []).map((p) => [p.name, p] as const))
+  const resources = new Map((options.resources ?? []).map((r) => [r.uri, r] as const))
+  const catalog = {
+    ...(options.prompts === undefined ? {} : { prompts: () => [...prompts.values()] }),
+    ...(options.resources === undefined ? {} : { resources: () => [...resources.values()] })
+  }
+  const makeServer = () => makeToolServer(info, currentTools, catalog)
   const counts: Record<string, number> = {}
   const sessions = new Map<string, Session>()
   let mode: McpBackendMode = options.mode ?? { kind: "up" }
   let closed = false
   // Aborted when the port closes, so requests waiting in `slow` mode give up.
   let generation = new AbortController()
-  let modern: McpHttpHandler = createMcpHandler(() => makeToolServer(info, currentTools), {
-    legacy: "reject"
-  })
+  let modern: McpHttpHandler = createMcpHandler(makeServer, { legacy: "reject" })
 
   const legacy = async (request: Request, parsedBody: unknown): Promise<Response> => {
     const sessionId = request.headers.get("mcp-session-id")
@@ -153,20 +185,23 @@ export const startMcpBackend = async (options: McpBackendOptions = {}): Promise<
       const response = await session.transport.handleRequest(request, { parsedBody })
       if (request.method === "GET" && response.ok) {
         session.listening = true
-        if (session.pending) {
-          session.pending = false
-          setImmediate(() => void session.server.sendToolListChanged().catch(() => undefined))
+        if (session.pending.size > 0) {
+          const kinds = [...session.pending]
+          session.pending.clear()
+          setImmediate(() => {
+            for (const kind of kinds) void sendChanged(session.server, kind).catch(() => undefined)
+          })
         }
       }
       return response
     }
     if (request.method === "POST" && isInitializeRequest(parsedBody)) {
-      const server = makeToolServer(info, currentTools)
+      const server = makeServer()
       const transport: WebStandardStreamableHTTPServerTransport =
         new WebStandardStreamableHTTPServerTransport({
           sessionIdGenerator: randomUUID,
           onsessioninitialized: (id) => {
-            sessions.set(id, { transport, server, listening: false, pending: false })
+            sessions.set(id, { transport, server, listening: false, pending: new Set() })
           },
           onsessionclosed: (id) => {
             sessions.delete(id)
@@ -268,7 +303,7 @@ export const startMcpBackend = async (options: McpBackendOptions = {}): Promise<
 
   const goUp = async () => {
     generation = new AbortController()
-    modern = createMcpHandler(() => makeToolServer(info, currentTools), { legacy: "reject" })
+    modern = createMcpHandler(makeServer, { legacy: "reject" })
     http = makeHttpServer()
     try {
       await listen(http, port)
@@ -294,12 +329,16 @@ export const startMcpBackend = async (options: McpBackendOptions = {}): Promise<
 
   // A 2025-era client opens its GET stream just after `initialize`; a change announced before
   // that would be lost, so such sessions get the notification as soon as the stream opens.
-  const notifyToolsChanged = async () => {
+  const notifyChanged = async (kind: ListKind) => {
     const all = [...sessions.values()]
-    for (const s of all) s.pending = !s.listening
-    await Promise.allSettled(all.filter((s) => s.listening).map((s) => s.server.sendToolListChanged()))
-    if (mode.kind !== "down") modern.notify.toolsChanged()
+    for (const s of all) if (!s.listening) s.pending.add(kind)
+    await Promise.allSettled(all.filter((s) => s.listening).map((s) => sendChanged(s.server, kind)))
+    if (mode.kind === "down") return
+    if (kind === "tools") modern.notify.toolsChanged()
+    else if (kind === "prompts") modern.notify.promptsChanged()
+    else modern.notify.resourcesChanged()
   }
+  const notifyToolsChanged = () => notifyChanged("tools")
 
   return {
     url,
@@ -314,6 +353,20 @@ export const startMcpBackend = async (options: McpBackendOptions = {}): Promise<
       if (tools.delete(name)) await notifyToolsChanged()
     },
     tools: currentTools,
+    addPrompt: async (prompt) => {
+      prompts.set(prompt.name, prompt)
+      await notifyChanged("prompts")
+    },
+    removePrompt: async (name) => {
+      if (prompts.delete(name)) await notifyChanged("prompts")
+    },
+    addResource: async (resource) => {
+      resources.set(resource.uri, resource)
+      await notifyChanged("resources")
+    },
+    removeResource: async (uri) => {
+      if (resources.delete(uri)) await notifyChanged("resources")
+    },
     requestCounts: () => ({ ...counts }),
     sessionCount: () => sessions.size,
     close: async () => {

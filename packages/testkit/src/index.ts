@@ -27,7 +27,14 @@ export * as KubeAssets from "./KubeAssets.ts"
 export { findKubeAssets, KUBE_VERSION, kubeAssetsDirectory, PROVISION_COMMAND } from "./KubeAssets.ts"
 export type { CrdObject, KubeRequest, KubeResponse, KubeTarget, TestKubeClient } from "./KubeClient.ts"
 export { kubeClient, kubeconfigYaml, parseYamlDocuments } from "./KubeClient.ts"
-export type { FixtureTool, McpBackendHandle, McpBackendMode, McpBackendOptions } from "./McpBackend.ts"
+export type {
+  FixturePrompt,
+  FixtureResource,
+  FixtureTool,
+  McpBackendHandle,
+  McpBackendMode,
+  McpBackendOptions
+} from "./McpBackend.ts"
 export * as McpBackend from "./McpBackend.ts"
 export { startMcpBackend } from "./McpBackend.ts"
 export { freeLoopbackPort, freeLoopbackPorts } from "./Ports.ts"

@@ -186,6 +186,54 @@ describe("MCP backend fixture (Streamable HTTP)", () => {
     await expect.poll(() => seen.at(-1)).toEqual(["echo", "deploy"])
   })
 
+  it("serves prompts and resources when given, and announces their changes to 2025-era sessions", async () => {
+    const b = await backend({
+      prompts: [{ name: "greet", arguments: ["who"], text: "hello {who}" }],
+      resources: [{ uri: "docs://readme", name: "readme", text: "read me" }]
+    })
+    const seen = { prompts: [] as Array<Array<string>>, resources: [] as Array<Array<string>> }
+    const client = new Client(
+      { name: "testkit-test", version: "1.0.0" },
+      {
+        listChanged: {
+          prompts: {
+            debounceMs: 0,
+            onChanged: (error, prompts) => {
+              if (error === null && prompts !== null) seen.prompts.push(prompts.map((p) => p.name))
+            }
+          },
+          resources: {
+            debounceMs: 0,
+            onChanged: (error, resources) => {
+              if (error === null && resources !== null) seen.resources.push(resources.map((r) => r.uri))
+            }
+          }
+        }
+      }
+    )
+    await client.connect(new StreamableHTTPClientTransport(new URL(b.url)))
+    opened.push(client)
+    expect(client.getServerCapabilities()).toMatchObject({
+      prompts: { listChanged: true },
+      resources: { listChanged: true }
+    })
+    const greet = await client.getPrompt({ name: "greet", arguments: { who: "Ada" } })
+    expect(greet.messages[0]?.content).toEqual({ type: "text", text: "hello Ada" })
+    const read = await client.readResource({ uri: "docs://readme" }, { cacheMode: "bypass" })
+    expect(read.contents).toEqual([{ uri: "docs://readme", text: "read me" }])
+    await expect(client.readResource({ uri: "docs://nope" }, { cacheMode: "bypass" })).rejects.toThrow(
+      ProtocolError
+    )
+    await b.addPrompt({ name: "bye" })
+    await expect.poll(() => seen.prompts.at(-1)).toEqual(["greet", "bye"])
+    await b.removeResource("docs://readme")
+    await expect.poll(() => seen.resources.at(-1)).toEqual([])
+    // Without them, only tools are advertised.
+    const plain = await connect(await backend())
+    expect(plain.getServerCapabilities()?.prompts).toBeUndefined()
+    expect(plain.getServerCapabilities()?.resources).toBeUndefined()
+  })
+
   it("closes its port and refuses mode changes once closed", async () => {
     const b = await startMcpBackend()
     await b.close()

@@ -3,11 +3,24 @@ import type { BackendConfig, CheckResult, CustomBackend, HttpBackend } from "../
 import { categorize, type ProbeFailure } from "../ErrorCategory.ts"
 import { McpSession } from "./McpSession.ts"
 
-/** What a discovery found: the tool count, and a key that changes when the tool set does. */
+/**
+ * What a discovery found: the tool count (and, from a custom check, the other kinds' counts), and
+ * a key that changes when what was found does.
+ */
 export interface Discovered {
   readonly count: number
   readonly key: string
+  readonly others?: OtherCounts
 }
+
+/** The counts of kinds besides tools, each absent when unknown. */
+export interface OtherCounts {
+  readonly resourceCount?: number
+  readonly resourceTemplateCount?: number
+  readonly promptCount?: number
+}
+
+const isCount = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n >= 0
 
 /** What a successful probe learned: `discovered` when it ran a discovery; `pending` when the backend is not ready yet. */
 export interface ProbeSuccess {
@@ -54,9 +67,15 @@ const fromCheck = (out: CheckResult | void): ProbeSuccess => {
   const pending = out?.pending
   if (typeof pending === "string") return { discovered: undefined, pending }
   const count = out?.toolCount
-  return typeof count === "number" && Number.isInteger(count) && count >= 0
+  if (!isCount(count)) return { discovered: undefined }
+  const others: OtherCounts = {
+    ...(isCount(out?.resourceCount) ? { resourceCount: out.resourceCount } : {}),
+    ...(isCount(out?.resourceTemplateCount) ? { resourceTemplateCount: out.resourceTemplateCount } : {}),
+    ...(isCount(out?.promptCount) ? { promptCount: out.promptCount } : {})
+  }
+  return Object.keys(others).length === 0
     ? { discovered: { count, key: String(count) } }
-    : { discovered: undefined }
+    : { discovered: { count, key: JSON.stringify([count, others]), others } }
 }
 
 const customProbe = (config: CustomBackend): Prober => ({
