@@ -1,3 +1,3 @@
 import { testConfig } from "../../vitest.config.base.ts"
 
-export default testConfig()
+export default testConfig({ testTimeout: 180_000 })

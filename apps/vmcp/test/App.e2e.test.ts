@@ -137,10 +137,14 @@ describeWithKube("vmcp serve, end to end", (kube) => {
     cleanups.push(() => {
       if (app.child.exitCode === null) app.child.kill("SIGKILL")
     })
-    const url = await eventually("the app to listen", () => {
-      const line = app.lines.find((l) => String(l.message).startsWith("serving MCP at "))
-      return line === undefined ? undefined : String(line.message).split(" ")[3]!
-    })
+    const url = await eventually(
+      "the app to listen",
+      () => {
+        const line = app.lines.find((l) => String(l.message).startsWith("serving MCP at "))
+        return line === undefined ? undefined : String(line.message).split(" ")[3]!
+      },
+      120_000
+    )
     expect(String(app.lines[0]?.message)).toContain(
       "in a cluster (KUBERNETES_SERVICE_HOST, VMCP_NAME, VMCP_NAMESPACE set): reporters log, k8s, prometheus"
     )
@@ -297,10 +301,14 @@ describeWithKube("vmcp serve, end to end", (kube) => {
     cleanups.push(() => {
       if (app.child.exitCode === null) app.child.kill("SIGKILL")
     })
-    const url = await eventually("the app to listen", () => {
-      const line = app.lines.find((l) => String(l.message).startsWith("serving MCP at "))
-      return line === undefined ? undefined : String(line.message).split(" ")[3]!
-    })
+    const url = await eventually(
+      "the app to listen",
+      () => {
+        const line = app.lines.find((l) => String(l.message).startsWith("serving MCP at "))
+        return line === undefined ? undefined : String(line.message).split(" ")[3]!
+      },
+      120_000
+    )
     await eventually("Ready on the custom resource", async () =>
       (await phase()) === "Ready" ? true : undefined
     )
@@ -361,10 +369,14 @@ describeWithKube("vmcp serve, end to end", (kube) => {
     cleanups.push(() => {
       if (app.child.exitCode === null) app.child.kill("SIGKILL")
     })
-    const url = await eventually("the app to listen", () => {
-      const line = app.lines.find((l) => String(l.message).startsWith("serving MCP at "))
-      return line === undefined ? undefined : String(line.message).split(" ")[3]!
-    })
+    const url = await eventually(
+      "the app to listen",
+      () => {
+        const line = app.lines.find((l) => String(l.message).startsWith("serving MCP at "))
+        return line === undefined ? undefined : String(line.message).split(" ")[3]!
+      },
+      120_000
+    )
     const warnings = app.lines.filter((l) => l.level === "warn" && String(l.message).includes('"k8s"'))
     expect(warnings).toHaveLength(1)
     expect((await fetch(url.replace(/\/mcp$/, "/healthz"))).status).toBe(200)
@@ -399,10 +411,14 @@ describe("vmcp serve, startup and shutdown", () => {
     cleanups.push(() => {
       if (app.child.exitCode === null) app.child.kill("SIGKILL")
     })
-    const url = await eventually("the app to listen", () => {
-      const line = app.lines.find((l) => String(l.message).startsWith("serving MCP at "))
-      return line === undefined ? undefined : String(line.message).split(" ")[3]!
-    })
+    const url = await eventually(
+      "the app to listen",
+      () => {
+        const line = app.lines.find((l) => String(l.message).startsWith("serving MCP at "))
+        return line === undefined ? undefined : String(line.message).split(" ")[3]!
+      },
+      120_000
+    )
     const readyz = url.replace(/\/mcp$/, "/readyz")
     await eventually("ready", async () => ((await fetch(readyz)).status === 200 ? true : undefined))
     const client = new Client({ name: "drain-client", version: "0.0.0" })

@@ -23,7 +23,7 @@ describe("lifecycle", () => {
       const deadline = setTimeout(() => {
         child.kill("SIGKILL")
         resolve("still running after stop")
-      }, 60_000)
+      }, 150_000)
       child.once("exit", (exitCode) => {
         clearTimeout(deadline)
         resolve(exitCode)
