@@ -14,7 +14,8 @@ import {
   redactUrl,
   secretsOfUrl
 } from "@vmcp-status/core"
-import { expandEnv, type VmcpBackendConfig } from "./Config.ts"
+import { boundedFetch } from "./BoundedFetch.ts"
+import { expandEnv, LimitDefaults, type VmcpBackendConfig } from "./Config.ts"
 import { VERSION } from "./Version.ts"
 
 /** The client identity the gateway presents to its backends. */
@@ -71,6 +72,8 @@ export interface BackendConnectionOptions {
   readonly connectTimeoutMs?: number
   /** The working directory of stdio backends without `cwd`, e.g. the config file's folder (default: the current one). */
   readonly baseDir?: string
+  /** The largest message a Streamable HTTP backend may answer with (`limits.maxResponseBytes`). */
+  readonly maxResponseBytes?: number
 }
 
 const withTimeout = <A>(promise: Promise<A>, ms: number, what: string): Promise<A> => {
@@ -146,7 +149,10 @@ export const makeBackendConnection = (
     }
     const headers: Record<string, string> = {}
     for (const [key, value] of Object.entries(config.headers)) headers[key] = expandEnv(value, env)
-    return new StreamableHTTPClientTransport(new URL(config.url!), { requestInit: { headers } })
+    return new StreamableHTTPClientTransport(new URL(config.url!), {
+      requestInit: { headers },
+      fetch: boundedFetch(options.maxResponseBytes ?? LimitDefaults.maxResponseBytes)
+    })
   }
 
   const open = async (): Promise<Client> => {

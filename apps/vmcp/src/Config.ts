@@ -46,6 +46,15 @@ const DrainTimeoutMs = durationAtMost(
   `${ShutdownBudget.maxDrainMs / 1000}s: vmcp exits within 10 s of SIGTERM (drain, 3 s for the final status, close; docs/behaviours.md#shutdown)`
 )
 
+/** The defaults of the `limits` section (one definition: the config, the endpoint and the docs use these). */
+export const LimitDefaults = {
+  maxResponseBytes: 16 * 1024 * 1024,
+  maxConcurrentCalls: 64,
+  maxConcurrentCallsPerSession: 16,
+  maxSessionsPerClient: 32,
+  sessionIdleTimeoutMs: 30 * 60_000
+} as const
+
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }
 
 /** `"10s"` → 10000; numbers are milliseconds; `undefined` when not a positive duration. */
@@ -167,6 +176,19 @@ export const VmcpConfig = Schema.Struct({
       /** How long to wait before retrying after 403 (RBAC) or 404 (CRD or object missing): a human has to fix those. */
       slowRetry: DurationMs.pipe(withDefault("60s"))
     }).pipe(withDefault({}))
+  }).pipe(withDefault({})),
+  /** Bounds on what clients and backends may make the gateway hold (docs/behaviours.md#bounds). */
+  limits: Schema.Struct({
+    /** The largest JSON-RPC message a Streamable HTTP backend may answer with; a larger one is cut off (stdio: the SDK's 10 MB). */
+    maxResponseBytes: PositiveInt.pipe(withDefault(LimitDefaults.maxResponseBytes)),
+    /** Tool calls in flight at once, over all clients; past it a call is refused with a JSON-RPC error. */
+    maxConcurrentCalls: PositiveInt.pipe(withDefault(LimitDefaults.maxConcurrentCalls)),
+    /** Tool calls in flight at once in one session (per request client: per client identity). */
+    maxConcurrentCallsPerSession: PositiveInt.pipe(withDefault(LimitDefaults.maxConcurrentCallsPerSession)),
+    /** Open sessions of one client identity; past it that client's least recently used session is closed. */
+    maxSessionsPerClient: PositiveInt.pipe(withDefault(LimitDefaults.maxSessionsPerClient)),
+    /** A session without a request for this long is closed (the client must initialize again). */
+    sessionIdleTimeout: DurationMs.pipe(withDefault(LimitDefaults.sessionIdleTimeoutMs))
   }).pipe(withDefault({})),
   shutdown: Schema.Struct({
     /** How long in-flight calls may finish after SIGTERM before they are cut; at most 5 s. */

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks"
 import { randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { toNodeHandler } from "@modelcontextprotocol/node"
@@ -12,6 +13,10 @@ import {
   WebStandardStreamableHTTPServerTransport
 } from "@modelcontextprotocol/server"
 import type { RoutedTool } from "./Aggregation.ts"
+import { makeCallLimiter } from "./CallLimiter.ts"
+import { clientIdentity } from "./ClientIdentity.ts"
+import { LimitDefaults } from "./Config.ts"
+import { makeSessionTable, type SessionClock } from "./SessionTable.ts"
 
 /** What the endpoint serves: the current tool table and a way to call a tool. */
 export interface ToolRouter {
@@ -56,6 +61,17 @@ const rpcError = (code: number, message: string) => ({ jsonrpc: "2.0", id: null,
  */
 export const rpcForbidden = (message: string) => rpcError(-32000, message)
 
+/** The JSON-RPC error code of a call refused by a concurrency bound (`limits.maxConcurrentCalls*`). */
+export const TOO_MANY_CALLS_RPC_CODE = -32000
+
+/** The endpoint's bounds (the `limits` section; durations in ms). Each defaults to `LimitDefaults`. */
+export interface EndpointLimits {
+  readonly maxConcurrentCalls?: number
+  readonly maxConcurrentCallsPerSession?: number
+  readonly maxSessionsPerClient?: number
+  readonly sessionIdleTimeout?: number
+}
+
 /**
  * Serves the aggregated tools to MCP clients of both protocol eras: 2025-era clients get a
  * session (`initialize`, `Mcp-Session-Id`, a GET stream for notifications); 2026-07-28 clients
@@ -75,15 +91,35 @@ export const makeMcpEndpoint = (options: {
   readonly name: string
   readonly version: string
   readonly router: ToolRouter
-  /** Open 2025-era sessions kept at most; past it the least recently used one is closed (default 1000). */
+  /** Open 2025-era sessions kept at most (default 1000); past it the client with the most loses its least recently used one. */
   readonly maxSessions?: number
+  readonly limits?: EndpointLimits
+  /** Who a request comes from, for the per-client bounds (default `clientIdentity`). */
+  readonly clientIdentity?: (req: IncomingMessage) => string
+  /** Time for idle expiry (default the system clock). */
+  readonly clock?: SessionClock
 }): McpEndpoint => {
   const { router } = options
-  const maxSessions = options.maxSessions ?? 1000
-  // In order of last use: clients that vanish without DELETE cannot grow it without bound.
-  const sessions = new Map<string, Session>()
+  const limits = options.limits ?? {}
+  const calls = makeCallLimiter({
+    maxConcurrent: limits.maxConcurrentCalls ?? LimitDefaults.maxConcurrentCalls,
+    maxPerKey: limits.maxConcurrentCallsPerSession ?? LimitDefaults.maxConcurrentCallsPerSession
+  })
+  const identityOf = options.clientIdentity ?? clientIdentity
+  // The client identity of the request being handled, across the SDK's handler and our callbacks.
+  const requestClient = new AsyncLocalStorage<string>()
+  // Bounded per client, over all, and by idle time; clients that vanish without DELETE expire.
+  const sessions = makeSessionTable<Session>({
+    maxSessions: options.maxSessions ?? 1000,
+    maxSessionsPerClient: limits.maxSessionsPerClient ?? LimitDefaults.maxSessionsPerClient,
+    idleTimeoutMs: limits.sessionIdleTimeout ?? LimitDefaults.sessionIdleTimeoutMs,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    busy: (id) => calls.inFlight(`session:${id}`) > 0,
+    onEvict: (_id, session) => void session.server.close().catch(() => undefined)
+  })
 
-  const makeServer = (): Server => {
+  /** `callKey`: what the per-session bound counts by (the session, or the client per request). */
+  const makeServer = (callKey: () => string, touch: () => void = () => undefined): Server => {
     const server = new Server(
       { name: options.name, version: options.version },
       { capabilities: { tools: { listChanged: true } } }
@@ -95,21 +131,31 @@ export const makeMcpEndpoint = (options: {
           ProtocolErrorCode.InvalidParams,
           `Tool ${request.params.name} not found or its backend is unavailable`
         )
-      return router.call(request.params.name, request.params.arguments, ctx.mcpReq.signal)
+      const slot = calls.acquire(callKey())
+      if (!slot.ok)
+        throw new ProtocolError(TOO_MANY_CALLS_RPC_CODE, slot.message, { limit: `limits.${slot.bound}` })
+      return router.call(request.params.name, request.params.arguments, ctx.mcpReq.signal).finally(() => {
+        slot.release()
+        touch()
+      })
     })
     return server
   }
 
-  const modern = createMcpHandler(() => makeServer(), { legacy: "reject" })
+  const modern = createMcpHandler(
+    () => {
+      const client = requestClient.getStore() ?? "unknown"
+      return makeServer(() => `client:${client}`)
+    },
+    { legacy: "reject" }
+  )
 
   const legacy = async (request: Request, parsedBody: unknown): Promise<Response> => {
     const sessionId = request.headers.get("mcp-session-id")
     if (sessionId !== null) {
-      const session = sessions.get(sessionId)
+      const session = sessions.use(sessionId)
       if (session === undefined)
         return json(404, rpcError(ProtocolErrorCode.InvalidRequest, "Session not found: initialize again"))
-      sessions.delete(sessionId)
-      sessions.set(sessionId, session)
       const response = await session.transport.handleRequest(request, { parsedBody })
       if (request.method === "GET" && response.ok) {
         session.listening = true
@@ -121,17 +167,20 @@ export const makeMcpEndpoint = (options: {
       return response
     }
     if (request.method === "POST" && isInitializeRequest(parsedBody)) {
-      const server = makeServer()
+      const client = requestClient.getStore() ?? "unknown"
+      let id: string | undefined
+      const server = makeServer(
+        () => `session:${id}`,
+        () => {
+          if (id !== undefined) sessions.use(id)
+        }
+      )
       const transport: WebStandardStreamableHTTPServerTransport =
         new WebStandardStreamableHTTPServerTransport({
           sessionIdGenerator: randomUUID,
-          onsessioninitialized: (id) => {
-            sessions.set(id, { transport, server, listening: false, pending: false })
-            for (const [oldest, session] of sessions) {
-              if (sessions.size <= maxSessions) break
-              sessions.delete(oldest)
-              void session.server.close().catch(() => undefined)
-            }
+          onsessioninitialized: (sessionId) => {
+            id = sessionId
+            sessions.add(sessionId, client, { transport, server, listening: false, pending: false })
           },
           onsessionclosed: (id) => {
             sessions.delete(id)
@@ -164,7 +213,7 @@ export const makeMcpEndpoint = (options: {
   return {
     handle: async (req, res) => {
       try {
-        await node(req as Parameters<typeof node>[0], res)
+        await requestClient.run(identityOf(req), () => node(req as Parameters<typeof node>[0], res))
       } catch {
         if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" })
         res.end(JSON.stringify(rpcError(ProtocolErrorCode.InternalError, "internal error")))
@@ -179,10 +228,9 @@ export const makeMcpEndpoint = (options: {
       }
       modern.notify.toolsChanged()
     },
-    sessionCount: () => sessions.size,
+    sessionCount: () => sessions.size(),
     close: async () => {
-      const open = [...sessions.values()]
-      sessions.clear()
+      const open = sessions.clear()
       await Promise.allSettled(open.map((s) => s.server.close()))
       await modern.close()
     }
