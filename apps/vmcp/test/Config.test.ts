@@ -366,7 +366,7 @@ describe("config traps (issue 13)", () => {
       ],
       servers: { github: { headers: { authorization: "Bearer s3cret-excess" } } }
     })
-    expect(error.issues.map((i) => i.path)).toEqual([
+    expect(error.issues.map((i) => i.path).sort()).toEqual([
       "backends[0].args",
       "backends[1].args[1]",
       "backends[2].headers",
