@@ -72,7 +72,10 @@ export const startMcpProxy = async (upstream: string): Promise<McpProxy> => {
         if (!HOP_BY_HOP.has(key)) out[key] = value
       })
       res.writeHead(answer.status, out)
-      if (answer.body === null) return res.end()
+      if (answer.body === null) {
+        res.end()
+        return
+      }
       Readable.fromWeb(answer.body as import("node:stream/web").ReadableStream).pipe(res)
     } catch {
       if (!res.headersSent) res.writeHead(502)
@@ -100,7 +103,7 @@ export const startMcpProxy = async (upstream: string): Promise<McpProxy> => {
   }
 
   const server = createServer((req, res) => {
-    void readBody(req).then((body) => {
+    void readBody(req).then(async (body): Promise<void> => {
       if (req.method === "POST" && isToolsCall(body)) {
         const current = mode
         if (current === "hold") {
@@ -109,7 +112,7 @@ export const startMcpProxy = async (upstream: string): Promise<McpProxy> => {
         }
         if (current !== "forward") return endless(res, current.endless)
       }
-      return forward(req, res, body)
+      await forward(req, res, body)
     })
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
