@@ -90,10 +90,14 @@ const measure = async (
   const sampler = setInterval(() => {
     peak = Math.max(peak, rssMiB(vmcp.pid))
   }, 20)
-  const outcome = await load(vmcp.url)
+  const outcome = await load(vmcp.url).catch(
+    (error: unknown) => `failed: ${String(error)} ${String((error as Error).cause)}`
+  )
   clearInterval(sampler)
   peak = Math.max(peak, rssMiB(vmcp.pid))
-  const healthz = (await fetch(`${vmcp.url}/healthz`)).status
+  const healthz = await fetch(`${vmcp.url}/healthz`)
+    .then((r) => r.status)
+    .catch(() => 0)
   vmcp.stop()
   return { idle: Math.round(idle), peak: Math.round(peak), healthz, outcome }
 }
@@ -126,11 +130,12 @@ const twentyBodies = async (url: string) => {
           params: { name: "big_take", arguments: { blob: arg } }
         },
         s
-      )
+      ).catch((error: unknown) => ({ session: undefined, text: `failed: ${String((error as Error).cause)}` }))
     )
   )
   const refused = answers.filter((a) => a.text.includes("limits.maxConcurrentCalls")).length
-  return `${answers.length - refused} answered, ${refused} refused`
+  const failed = answers.filter((a) => a.text.startsWith("failed:")).length
+  return `${answers.length - refused - failed} answered, ${refused} refused, ${failed} failed (connection)`
 }
 
 const lifted = {
@@ -138,17 +143,19 @@ const lifted = {
   maxConcurrentCalls: 1000,
   maxConcurrentCallsPerSession: 1000
 }
-const rows = [
-  ["100 MB tools/call answer, default limits", await measure(huge.url, {}, hundredMb)],
-  ["100 MB tools/call answer, bounds lifted", await measure(huge.url, lifted, hundredMb)],
-  ["20 × 3.9 MB tools/call bodies, default limits", await measure(small.url, {}, twentyBodies)],
+const runs = [
+  ["100 MB tools/call answer, default limits", () => measure(huge.url, {}, hundredMb)],
+  ["100 MB tools/call answer, bounds lifted", () => measure(huge.url, lifted, hundredMb)],
+  ["20 × 3.9 MB tools/call bodies, default limits", () => measure(small.url, {}, twentyBodies)],
   [
     "20 × 3.9 MB tools/call bodies, maxConcurrentCalls 8",
-    await measure(small.url, { maxConcurrentCalls: 8 }, twentyBodies)
+    () => measure(small.url, { maxConcurrentCalls: 8 }, twentyBodies)
   ],
-  ["20 × 3.9 MB tools/call bodies, bounds lifted", await measure(small.url, lifted, twentyBodies)]
+  ["20 × 3.9 MB tools/call bodies, bounds lifted", () => measure(small.url, lifted, twentyBodies)]
 ] as const
-for (const [name, r] of rows)
+for (const [name, run] of runs) {
+  const r = await run()
   console.log(`${name}: RSS ${r.idle} → peak ${r.peak} MiB; /healthz ${r.healthz}; ${r.outcome}`)
+}
 await huge.close()
 await small.close()

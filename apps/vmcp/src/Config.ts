@@ -112,7 +112,7 @@ export const VmcpConfig = Schema.Struct({
     /** Default `127.0.0.1`: only this host. Use `0.0.0.0` in a pod. */
     host: Schema.NonEmptyString.pipe(withDefault("127.0.0.1")),
     port: Port.pipe(withDefault(4483)),
-    /** 2025-era MCP sessions kept open at most; past it the least recently used is closed. */
+    /** 2025-era MCP sessions kept open at most; past it the client holding the most loses its least recently used one. */
     maxSessions: PositiveInt.pipe(withDefault(1000)),
     /** Browser origins served besides loopback ones, exactly (`https://console.example`); any other `Origin` gets 403. */
     allowedOrigins: Schema.optionalKey(
