@@ -73,6 +73,23 @@ export interface EndpointLimits {
 }
 
 /**
+ * Reads a POST body once: a `clone()` would keep a second copy of every body (up to 4 MiB) until
+ * the request is gone. Unparsable text goes back into a fresh request for the SDK to answer.
+ */
+const withParsedBody = async (request: Request): Promise<{ request: Request; parsedBody: unknown }> => {
+  if (request.method !== "POST") return { request, parsedBody: undefined }
+  const text = await request.text()
+  try {
+    return { request, parsedBody: JSON.parse(text) as unknown }
+  } catch {
+    return {
+      request: new Request(request.url, { method: "POST", headers: request.headers, body: text }),
+      parsedBody: undefined
+    }
+  }
+}
+
+/**
  * Serves the aggregated tools to MCP clients of both protocol eras: 2025-era clients get a
  * session (`initialize`, `Mcp-Session-Id`, a GET stream for notifications); 2026-07-28 clients
  * are served per request with `subscriptions/listen` for change notifications. `handle` checks
@@ -196,14 +213,8 @@ export const makeMcpEndpoint = (options: {
   }
 
   const node = toNodeHandler({
-    fetch: async (request: Request): Promise<Response> => {
-      const parsedBody: unknown =
-        request.method === "POST"
-          ? await request
-              .clone()
-              .json()
-              .catch(() => undefined)
-          : undefined
+    fetch: async (incoming: Request): Promise<Response> => {
+      const { request, parsedBody } = await withParsedBody(incoming)
       return (await isLegacyRequest(request, parsedBody))
         ? legacy(request, parsedBody)
         : modern.fetch(request, { parsedBody })
