@@ -153,6 +153,33 @@ describe("limits.maxConcurrentCalls and maxConcurrentCallsPerSession", () => {
   })
 })
 
+describe("limits.maxConcurrentCallsPerSession for 2026-07-28 clients (no session)", () => {
+  it("counts a per-request client's calls by its identity", async () => {
+    const real = await backend([{ name: "work", text: "done" }])
+    const proxy = await startMcpProxy(real.url)
+    cleanups.push(() => proxy.close())
+    const { http } = await startGateway([{ name: "slow", transport: "streamable-http", url: proxy.url }], {
+      maxConcurrentCallsPerSession: 1
+    })
+    const modern = new Client(
+      { name: "modern-client", version: "0.0.0" },
+      { versionNegotiation: { mode: "auto" } }
+    )
+    await modern.connect(new StreamableHTTPClientTransport(new URL(`${http.url}/mcp`)))
+    cleanups.push(() => modern.close())
+    expect(modern.getProtocolEra()).toBe("modern")
+    proxy.setMode("hold")
+    const held = modern.callTool({ name: "slow_work" })
+    await eventually("the call held at the backend", () => (proxy.held() === 1 ? true : undefined), 20_000)
+    await expect(modern.callTool({ name: "slow_work" })).rejects.toThrow(
+      /limits\.maxConcurrentCallsPerSession = 1/
+    )
+    proxy.setMode("forward")
+    proxy.release()
+    expect((await held).content).toEqual([{ type: "text", text: "done" }])
+  })
+})
+
 /** `initialize` over plain HTTP from a given loopback address (another client identity). */
 const initializeFrom = (http: HttpServer, agent: Agent): Promise<string> =>
   new Promise((resolve, reject) => {
