@@ -73,3 +73,42 @@ export const makeCallLimiter = (limits: {
     inFlight: (key) => (key === undefined ? total : (perKey.get(key) ?? 0))
   }
 }
+
+/** Bytes of request bodies being handled, bounded; `acquire` gives a release, or undefined when full. */
+export interface ByteBudget {
+  readonly acquire: (bytes: number) => (() => void) | undefined
+  readonly inFlight: () => number
+}
+
+/**
+ * A budget of request bytes in flight (`limits.maxRequestBytesInFlight`): a request is admitted
+ * while the bytes of those already admitted plus its own stay within `maxBytes`, and holds them
+ * until its answer is done. One request is always admitted when nothing else is in flight, so a
+ * bound below the body limit cannot lock everyone out.
+ *
+ * @example
+ * ```ts
+ * import { makeByteBudget } from "@vmcp-status/vmcp"
+ *
+ * const budget = makeByteBudget(8 * 1024 * 1024)
+ * const release = budget.acquire(4 * 1024 * 1024)
+ * budget.acquire(5 * 1024 * 1024) // undefined: over the budget
+ * release?.()
+ * ```
+ */
+export const makeByteBudget = (maxBytes: number): ByteBudget => {
+  let used = 0
+  return {
+    acquire: (bytes) => {
+      if (used > 0 && used + bytes > maxBytes) return undefined
+      used += bytes
+      let released = false
+      return () => {
+        if (released) return
+        released = true
+        used -= bytes
+      }
+    },
+    inFlight: () => used
+  }
+}

@@ -49,6 +49,7 @@ const DrainTimeoutMs = durationAtMost(
 /** The defaults of the `limits` section (one definition: the config, the endpoint and the docs use these). */
 export const LimitDefaults = {
   maxResponseBytes: 16 * 1024 * 1024,
+  maxRequestBytesInFlight: 32 * 1024 * 1024,
   maxConcurrentCalls: 64,
   maxConcurrentCallsPerSession: 16,
   maxSessionsPerClient: 32,
@@ -181,6 +182,8 @@ export const VmcpConfig = Schema.Struct({
   limits: Schema.Struct({
     /** The largest JSON-RPC message a Streamable HTTP backend may answer with; a larger one is cut off (stdio: the SDK's 10 MB). */
     maxResponseBytes: PositiveInt.pipe(withDefault(LimitDefaults.maxResponseBytes)),
+    /** Bytes of MCP request bodies being handled at once (a body counts until its answer is done); past it 503. */
+    maxRequestBytesInFlight: PositiveInt.pipe(withDefault(LimitDefaults.maxRequestBytesInFlight)),
     /** Tool calls in flight at once, over all clients; past it a call is refused with a JSON-RPC error. */
     maxConcurrentCalls: PositiveInt.pipe(withDefault(LimitDefaults.maxConcurrentCalls)),
     /** Tool calls in flight at once in one session (per request client: per client identity). */

@@ -13,7 +13,7 @@ import {
   WebStandardStreamableHTTPServerTransport
 } from "@modelcontextprotocol/server"
 import type { RoutedTool } from "./Aggregation.ts"
-import { makeCallLimiter } from "./CallLimiter.ts"
+import { makeByteBudget, makeCallLimiter } from "./CallLimiter.ts"
 import { clientIdentity } from "./ClientIdentity.ts"
 import { LimitDefaults } from "./Config.ts"
 import { makeSessionTable, type SessionClock } from "./SessionTable.ts"
@@ -66,10 +66,18 @@ export const TOO_MANY_CALLS_RPC_CODE = -32000
 
 /** The endpoint's bounds (the `limits` section; durations in ms). Each defaults to `LimitDefaults`. */
 export interface EndpointLimits {
+  readonly maxRequestBytesInFlight?: number
   readonly maxConcurrentCalls?: number
   readonly maxConcurrentCallsPerSession?: number
   readonly maxSessionsPerClient?: number
   readonly sessionIdleTimeout?: number
+}
+
+/** The bytes a request's body will take: its `content-length`; a chunked POST counts as the SDK's 4 MiB body limit. */
+const bodyBytes = (req: IncomingMessage): number => {
+  if (req.method !== "POST") return 0
+  const declared = Number(req.headers["content-length"])
+  return Number.isFinite(declared) && declared >= 0 ? declared : 4 * 1024 * 1024
 }
 
 /**
@@ -122,6 +130,7 @@ export const makeMcpEndpoint = (options: {
     maxConcurrent: limits.maxConcurrentCalls ?? LimitDefaults.maxConcurrentCalls,
     maxPerKey: limits.maxConcurrentCallsPerSession ?? LimitDefaults.maxConcurrentCallsPerSession
   })
+  const requestBytes = makeByteBudget(limits.maxRequestBytesInFlight ?? LimitDefaults.maxRequestBytesInFlight)
   const identityOf = options.clientIdentity ?? clientIdentity
   // The client identity of the request being handled, across the SDK's handler and our callbacks.
   const requestClient = new AsyncLocalStorage<string>()
@@ -223,6 +232,22 @@ export const makeMcpEndpoint = (options: {
 
   return {
     handle: async (req, res) => {
+      // Bodies are read and parsed before any call bound applies: their bytes are bounded here.
+      const release = requestBytes.acquire(bodyBytes(req))
+      if (release === undefined) {
+        const refusal = rpcError(
+          TOO_MANY_CALLS_RPC_CODE,
+          `vmcp: ${requestBytes.inFlight()} bytes of requests in flight (limits.maxRequestBytesInFlight = ${limits.maxRequestBytesInFlight ?? LimitDefaults.maxRequestBytesInFlight}); retry shortly`
+        )
+        // Discarded unread (no memory), then answered: a client still sending gets the 503, not a reset.
+        req.resume()
+        req.once("end", () => {
+          res.writeHead(503, { "content-type": "application/json", "retry-after": "1" })
+          res.end(JSON.stringify(refusal))
+        })
+        return
+      }
+      res.once("close", release)
       try {
         await requestClient.run(identityOf(req), () => node(req as Parameters<typeof node>[0], res))
       } catch {

@@ -153,6 +153,36 @@ describe("limits.maxConcurrentCalls and maxConcurrentCallsPerSession", () => {
   })
 })
 
+describe("limits.maxRequestBytesInFlight", () => {
+  it("answers 503 to a request whose body would take the bytes in flight past the bound; small requests pass", async () => {
+    const real = await backend([{ name: "work", text: "done" }])
+    const proxy = await startMcpProxy(real.url)
+    cleanups.push(() => proxy.close())
+    const { http } = await startGateway([{ name: "slow", transport: "streamable-http", url: proxy.url }], {
+      maxRequestBytesInFlight: 1024 * 1024
+    })
+    const [a, b] = [await connectClient(http), await connectClient(http)]
+    const blob = "z".repeat(600_000)
+    proxy.setMode("hold")
+    const held = a.callTool({ name: "slow_work", arguments: { blob } })
+    await eventually(
+      "the big call held at the backend",
+      () => (proxy.held() === 1 ? true : undefined),
+      20_000
+    )
+    await expect(b.callTool({ name: "slow_work", arguments: { blob } })).rejects.toThrow(
+      /bytes of requests in flight \(limits\.maxRequestBytesInFlight = 1048576\)/
+    )
+    await b.ping()
+    proxy.setMode("forward")
+    proxy.release()
+    expect((await held).content).toEqual([{ type: "text", text: "done" }])
+    expect((await b.callTool({ name: "slow_work", arguments: { blob } })).content).toEqual([
+      { type: "text", text: "done" }
+    ])
+  })
+})
+
 describe("limits.maxConcurrentCallsPerSession for 2026-07-28 clients (no session)", () => {
   it("counts a per-request client's calls by its identity", async () => {
     const real = await backend([{ name: "work", text: "done" }])

@@ -55,6 +55,7 @@ describe("config", () => {
       },
       limits: {
         maxResponseBytes: 16 * 1024 * 1024,
+        maxRequestBytesInFlight: 32 * 1024 * 1024,
         maxConcurrentCalls: 64,
         maxConcurrentCallsPerSession: 16,
         maxSessionsPerClient: 32,
