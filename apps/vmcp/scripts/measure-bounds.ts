@@ -2,7 +2,7 @@
  * Measures the peak RSS of `vmcp serve` (a child process, the built dist/cli.js) under the two
  * loads of issue 13: one HTTP backend answering a 100 MB tools/call, and 20 concurrent 3.9 MB
  * tools/call request bodies. Each load runs with the default limits and with the bounds lifted
- * (maxResponseBytes 1 GiB, maxConcurrentCalls 1000), to compare. Not a test: it prints figures.
+ * (maxResponseBytes and maxRequestBytesInFlight 1 GiB, maxConcurrentCalls 1000), to compare. Not a test: it prints figures.
  *
  *   pnpm --filter @vmcp-status/vmcp build && pnpm exec node apps/vmcp/scripts/measure-bounds.ts
  */
@@ -133,7 +133,9 @@ const twentyBodies = async (url: string) => {
       ).catch((error: unknown) => ({ session: undefined, text: `failed: ${String((error as Error).cause)}` }))
     )
   )
-  const refused = answers.filter((a) => a.text.includes("limits.maxConcurrentCalls")).length
+  const refused = answers.filter((a) =>
+    /limits\.max(ConcurrentCalls|RequestBytesInFlight)/.test(a.text)
+  ).length
   const failed = answers.filter((a) => a.text.startsWith("failed:")).length
   return `${answers.length - refused - failed} answered, ${refused} refused, ${failed} failed (connection)`
 }
