@@ -142,6 +142,7 @@ const twentyBodies = async (url: string) => {
 
 const lifted = {
   maxResponseBytes: 1024 * 1024 * 1024,
+  maxRequestBytesInFlight: 1024 * 1024 * 1024,
   maxConcurrentCalls: 1000,
   maxConcurrentCallsPerSession: 1000
 }
@@ -150,8 +151,9 @@ const runs = [
   ["100 MB tools/call answer, bounds lifted", () => measure(huge.url, lifted, hundredMb)],
   ["20 × 3.9 MB tools/call bodies, default limits", () => measure(small.url, {}, twentyBodies)],
   [
-    "20 × 3.9 MB tools/call bodies, maxConcurrentCalls 8",
-    () => measure(small.url, { maxConcurrentCalls: 8 }, twentyBodies)
+    "20 × 3.9 MB tools/call bodies, only maxConcurrentCalls 8",
+    () =>
+      measure(small.url, { maxConcurrentCalls: 8, maxRequestBytesInFlight: 1024 * 1024 * 1024 }, twentyBodies)
   ],
   ["20 × 3.9 MB tools/call bodies, bounds lifted", () => measure(small.url, lifted, twentyBodies)]
 ] as const
