@@ -36,7 +36,8 @@ import {
   type SessionPhase,
   StartFailed
 } from "./BackendSession.ts"
-import { expandEnv, type VmcpBackendConfig } from "./Config.ts"
+import { boundedFetch } from "./BoundedFetch.ts"
+import { expandEnv, LimitDefaults, type VmcpBackendConfig } from "./Config.ts"
 import { VERSION } from "./Version.ts"
 
 /** The client identity the gateway presents to its backends. */
@@ -158,6 +159,8 @@ export interface BackendConnectionOptions {
   readonly refreshTimeoutMs?: number
   /** Restart backoff of a lost stdio process (default `SessionDefaults`). */
   readonly restart?: { readonly baseMs?: number; readonly capMs?: number; readonly stableAfterMs?: number }
+  /** The largest message a Streamable HTTP backend may answer with (`limits.maxResponseBytes`). */
+  readonly maxResponseBytes?: number
 }
 
 /**
@@ -234,7 +237,10 @@ export const makeBackendConnection = (
     }
     const headers: Record<string, string> = {}
     for (const [key, value] of Object.entries(config.headers)) headers[key] = expandEnv(value, env)
-    return new StreamableHTTPClientTransport(new URL(config.url!), { requestInit: { headers } })
+    return new StreamableHTTPClientTransport(new URL(config.url!), {
+      requestInit: { headers },
+      fetch: boundedFetch(options.maxResponseBytes ?? LimitDefaults.maxResponseBytes)
+    })
   }
 
   const open = async (signal: AbortSignal): Promise<Opened<Client>> => {

@@ -47,6 +47,16 @@ const DrainTimeoutMs = durationAtMost(
   `${ShutdownBudget.maxDrainMs / 1000}s: vmcp exits within 10 s of SIGTERM (drain, 3 s for the final status, close; docs/behaviours.md#shutdown)`
 )
 
+/** The defaults of the `limits` section (one definition: the config, the endpoint and the docs use these). */
+export const LimitDefaults = {
+  maxResponseBytes: 16 * 1024 * 1024,
+  maxRequestBytesInFlight: 32 * 1024 * 1024,
+  maxConcurrentCalls: 64,
+  maxConcurrentCallsPerSession: 16,
+  maxSessionsPerClient: 32,
+  sessionIdleTimeoutMs: 30 * 60_000
+} as const
+
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }
 
 /** `"10s"` → 10000; numbers are milliseconds; `undefined` when not a positive duration. */
@@ -158,7 +168,7 @@ export const VmcpConfig = Schema.Struct({
     /** Default `127.0.0.1`: only this host. Use `0.0.0.0` in a pod. */
     host: Schema.NonEmptyString.pipe(withDefault("127.0.0.1")),
     port: Port.pipe(withDefault(4483)),
-    /** 2025-era MCP sessions kept open at most; past it the least recently used is closed. */
+    /** 2025-era MCP sessions kept open at most; past it the client holding the most loses its least recently used one. */
     maxSessions: PositiveInt.pipe(withDefault(1000)),
     /** Browser origins served besides loopback ones, exactly (`https://console.example`); any other `Origin` gets 403. */
     allowedOrigins: Schema.optionalKey(
@@ -224,6 +234,21 @@ export const VmcpConfig = Schema.Struct({
       /** How long to wait before retrying after 403 (RBAC) or 404 (CRD or object missing): a human has to fix those. */
       slowRetry: DurationMs.pipe(withDefault("60s"))
     }).pipe(withDefault({}))
+  }).pipe(withDefault({})),
+  /** Bounds on what clients and backends may make the gateway hold (docs/behaviours.md#bounds). */
+  limits: Schema.Struct({
+    /** The largest JSON-RPC message a Streamable HTTP backend may answer with; a larger one is cut off (stdio: the SDK's 10 MB). */
+    maxResponseBytes: PositiveInt.pipe(withDefault(LimitDefaults.maxResponseBytes)),
+    /** Bytes of MCP request bodies being handled at once (a body counts until its answer is done); past it 503. */
+    maxRequestBytesInFlight: PositiveInt.pipe(withDefault(LimitDefaults.maxRequestBytesInFlight)),
+    /** Tool calls in flight at once, over all clients; past it a call is refused with a JSON-RPC error. */
+    maxConcurrentCalls: PositiveInt.pipe(withDefault(LimitDefaults.maxConcurrentCalls)),
+    /** Tool calls in flight at once in one session (per request client: per client identity). */
+    maxConcurrentCallsPerSession: PositiveInt.pipe(withDefault(LimitDefaults.maxConcurrentCallsPerSession)),
+    /** Open sessions of one client identity; past it that client's least recently used session is closed. */
+    maxSessionsPerClient: PositiveInt.pipe(withDefault(LimitDefaults.maxSessionsPerClient)),
+    /** A session without a request for this long is closed (the client must initialize again). */
+    sessionIdleTimeout: DurationMs.pipe(withDefault(LimitDefaults.sessionIdleTimeoutMs))
   }).pipe(withDefault({})),
   shutdown: Schema.Struct({
     /** How long in-flight calls may finish after SIGTERM before they are cut; at most 5 s. */

@@ -19,6 +19,7 @@ import {
 import type { BackendConnection } from "./BackendConnection.ts"
 import type { VmcpConfig } from "./Config.ts"
 import type { CatalogRouter, OfferedKinds, ToolRouter } from "./McpEndpoint.ts"
+import { redactErrorResult } from "./ToolErrors.ts"
 
 /**
  * The aggregating core of the server: the backends, which of them are routable, the tables
@@ -229,7 +230,11 @@ export const makeGateway = (config: VmcpConfig, connections: ReadonlyArray<Backe
       signal.addEventListener("abort", onAbort, { once: true })
       controllers.add(controller)
       try {
-        return await connection.callTool(route.backendTool, args, { timeoutMs, signal: controller.signal })
+        const result = await connection.callTool(route.backendTool, args, {
+          timeoutMs,
+          signal: controller.signal
+        })
+        return redactErrorResult(result, connection.redact)
       } catch (error) {
         return errorResult(
           `vmcp: calling ${route.backendTool} on backend ${route.backend} failed: ${describe(error, connection)}`

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks"
 import { randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { toNodeHandler } from "@modelcontextprotocol/node"
@@ -23,6 +24,10 @@ import type {
   RoutedResourceTemplate,
   RoutedTool
 } from "./Aggregation.ts"
+import { makeByteBudget, makeCallLimiter } from "./CallLimiter.ts"
+import { clientIdentity } from "./ClientIdentity.ts"
+import { LimitDefaults } from "./Config.ts"
+import { makeSessionTable, type SessionClock } from "./SessionTable.ts"
 
 /** What the endpoint serves: the current tool table and a way to call a tool. */
 export interface ToolRouter {
@@ -122,6 +127,42 @@ const rpcError = (code: number, message: string) => ({ jsonrpc: "2.0", id: null,
  */
 export const rpcForbidden = (message: string) => rpcError(-32000, message)
 
+/** The JSON-RPC error code of a call refused by a concurrency bound (`limits.maxConcurrentCalls*`). */
+export const TOO_MANY_CALLS_RPC_CODE = -32000
+
+/** The endpoint's bounds (the `limits` section; durations in ms). Each defaults to `LimitDefaults`. */
+export interface EndpointLimits {
+  readonly maxRequestBytesInFlight?: number
+  readonly maxConcurrentCalls?: number
+  readonly maxConcurrentCallsPerSession?: number
+  readonly maxSessionsPerClient?: number
+  readonly sessionIdleTimeout?: number
+}
+
+/** The bytes a request's body will take: its `content-length`; a chunked POST counts as the SDK's 4 MiB body limit. */
+const bodyBytes = (req: IncomingMessage): number => {
+  if (req.method !== "POST") return 0
+  const declared = Number(req.headers["content-length"])
+  return Number.isFinite(declared) && declared >= 0 ? declared : 4 * 1024 * 1024
+}
+
+/**
+ * Reads a POST body once: a `clone()` would keep a second copy of every body (up to 4 MiB) until
+ * the request is gone. Unparsable text goes back into a fresh request for the SDK to answer.
+ */
+const withParsedBody = async (request: Request): Promise<{ request: Request; parsedBody: unknown }> => {
+  if (request.method !== "POST") return { request, parsedBody: undefined }
+  const text = await request.text()
+  try {
+    return { request, parsedBody: JSON.parse(text) as unknown }
+  } catch {
+    return {
+      request: new Request(request.url, { method: "POST", headers: request.headers, body: text }),
+      parsedBody: undefined
+    }
+  }
+}
+
 /**
  * Serves the aggregated tools, resources, resource templates and prompts to MCP clients of both protocol eras: 2025-era clients get a
  * session (`initialize`, `Mcp-Session-Id`, a GET stream for notifications); 2026-07-28 clients
@@ -142,17 +183,48 @@ export const makeMcpEndpoint = (options: {
   readonly version: string
   /** Tools only, or (the gateway) every kind. */
   readonly router: ToolRouter & Partial<CatalogRouter>
-  /** Open 2025-era sessions kept at most; past it the least recently used one is closed (default 1000). */
+  /** Open 2025-era sessions kept at most (default 1000); past it the client with the most loses its least recently used one. */
   readonly maxSessions?: number
+  readonly limits?: EndpointLimits
+  /** Who a request comes from, for the per-client bounds (default `clientIdentity`). */
+  readonly clientIdentity?: (req: IncomingMessage) => string
+  /** Time for idle expiry (default the system clock). */
+  readonly clock?: SessionClock
 }): McpEndpoint => {
   const { router } = options
-  const maxSessions = options.maxSessions ?? 1000
-  // In order of last use: clients that vanish without DELETE cannot grow it without bound.
-  const sessions = new Map<string, Session>()
+  const limits = options.limits ?? {}
+  const calls = makeCallLimiter({
+    maxConcurrent: limits.maxConcurrentCalls ?? LimitDefaults.maxConcurrentCalls,
+    maxPerKey: limits.maxConcurrentCallsPerSession ?? LimitDefaults.maxConcurrentCallsPerSession
+  })
+  const requestBytes = makeByteBudget(limits.maxRequestBytesInFlight ?? LimitDefaults.maxRequestBytesInFlight)
+  const identityOf = options.clientIdentity ?? clientIdentity
+  // The client identity of the request being handled, across the SDK's handler and our callbacks.
+  const requestClient = new AsyncLocalStorage<string>()
+  // Bounded per client, over all, and by idle time; clients that vanish without DELETE expire.
+  const sessions = makeSessionTable<Session>({
+    maxSessions: options.maxSessions ?? 1000,
+    maxSessionsPerClient: limits.maxSessionsPerClient ?? LimitDefaults.maxSessionsPerClient,
+    idleTimeoutMs: limits.sessionIdleTimeout ?? LimitDefaults.sessionIdleTimeoutMs,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    busy: (id) => calls.inFlight(`session:${id}`) > 0,
+    onEvict: (_id, session) => void session.server.close().catch(() => undefined)
+  })
 
-  const makeServer = (): Server => {
+  /** `callKey`: what the per-session bound counts by (the session, or the client per request). */
+  const makeServer = (callKey: () => string, touch: () => void = () => undefined): Server => {
     const capabilities = capabilitiesOf(router.offered?.())
     const server = new Server({ name: options.name, version: options.version }, { capabilities })
+    // Every request forwarded to a backend counts against the call bounds, refused at once past them.
+    const limited = <A>(run: () => Promise<A>): Promise<A> => {
+      const slot = calls.acquire(callKey())
+      if (!slot.ok)
+        throw new ProtocolError(TOO_MANY_CALLS_RPC_CODE, slot.message, { limit: `limits.${slot.bound}` })
+      return run().finally(() => {
+        slot.release()
+        touch()
+      })
+    }
     server.setRequestHandler("tools/list", () => ({ tools: router.tools().map((t) => t.tool) }))
     server.setRequestHandler("tools/call", (request, ctx) => {
       if (!router.tools().some((t) => t.name === request.params.name))
@@ -160,7 +232,7 @@ export const makeMcpEndpoint = (options: {
           ProtocolErrorCode.InvalidParams,
           `Tool ${request.params.name} not found or its backend is unavailable`
         )
-      return router.call(request.params.name, request.params.arguments, ctx.mcpReq.signal)
+      return limited(() => router.call(request.params.name, request.params.arguments, ctx.mcpReq.signal))
     })
     const catalog = router as ToolRouter & CatalogRouter
     if (capabilities.resources !== undefined) {
@@ -171,32 +243,36 @@ export const makeMcpEndpoint = (options: {
         resourceTemplates: catalog.resourceTemplates().map((t) => t.template)
       }))
       server.setRequestHandler("resources/read", (request, ctx) =>
-        catalog.readResource(request.params.uri, ctx.mcpReq.signal)
+        limited(() => catalog.readResource(request.params.uri, ctx.mcpReq.signal))
       )
     }
     if (capabilities.prompts !== undefined) {
       server.setRequestHandler("prompts/list", () => ({ prompts: catalog.prompts().map((p) => p.prompt) }))
       server.setRequestHandler("prompts/get", (request, ctx) =>
-        catalog.getPrompt(request.params.name, request.params.arguments, ctx.mcpReq.signal)
+        limited(() => catalog.getPrompt(request.params.name, request.params.arguments, ctx.mcpReq.signal))
       )
     }
     if (capabilities.completions !== undefined)
       server.setRequestHandler("completion/complete", (request, ctx) =>
-        catalog.complete(request.params, ctx.mcpReq.signal)
+        limited(() => catalog.complete(request.params, ctx.mcpReq.signal))
       )
     return server
   }
 
-  const modern = createMcpHandler(() => makeServer(), { legacy: "reject" })
+  const modern = createMcpHandler(
+    () => {
+      const client = requestClient.getStore() ?? "unknown"
+      return makeServer(() => `client:${client}`)
+    },
+    { legacy: "reject" }
+  )
 
   const legacy = async (request: Request, parsedBody: unknown): Promise<Response> => {
     const sessionId = request.headers.get("mcp-session-id")
     if (sessionId !== null) {
-      const session = sessions.get(sessionId)
+      const session = sessions.use(sessionId)
       if (session === undefined)
         return json(404, rpcError(ProtocolErrorCode.InvalidRequest, "Session not found: initialize again"))
-      sessions.delete(sessionId)
-      sessions.set(sessionId, session)
       const response = await session.transport.handleRequest(request, { parsedBody })
       if (request.method === "GET" && response.ok) {
         session.listening = true
@@ -211,17 +287,20 @@ export const makeMcpEndpoint = (options: {
       return response
     }
     if (request.method === "POST" && isInitializeRequest(parsedBody)) {
-      const server = makeServer()
+      const client = requestClient.getStore() ?? "unknown"
+      let id: string | undefined
+      const server = makeServer(
+        () => `session:${id}`,
+        () => {
+          if (id !== undefined) sessions.use(id)
+        }
+      )
       const transport: WebStandardStreamableHTTPServerTransport =
         new WebStandardStreamableHTTPServerTransport({
           sessionIdGenerator: randomUUID,
-          onsessioninitialized: (id) => {
-            sessions.set(id, { transport, server, listening: false, pending: new Set() })
-            for (const [oldest, session] of sessions) {
-              if (sessions.size <= maxSessions) break
-              sessions.delete(oldest)
-              void session.server.close().catch(() => undefined)
-            }
+          onsessioninitialized: (sessionId) => {
+            id = sessionId
+            sessions.add(sessionId, client, { transport, server, listening: false, pending: new Set() })
           },
           onsessionclosed: (id) => {
             sessions.delete(id)
@@ -251,14 +330,8 @@ export const makeMcpEndpoint = (options: {
   }
 
   const node = toNodeHandler({
-    fetch: async (request: Request): Promise<Response> => {
-      const parsedBody: unknown =
-        request.method === "POST"
-          ? await request
-              .clone()
-              .json()
-              .catch(() => undefined)
-          : undefined
+    fetch: async (incoming: Request): Promise<Response> => {
+      const { request, parsedBody } = await withParsedBody(incoming)
       return (await isLegacyRequest(request, parsedBody))
         ? legacy(request, parsedBody)
         : modern.fetch(request, { parsedBody })
@@ -267,8 +340,24 @@ export const makeMcpEndpoint = (options: {
 
   return {
     handle: async (req, res) => {
+      // Bodies are read and parsed before any call bound applies: their bytes are bounded here.
+      const release = requestBytes.acquire(bodyBytes(req))
+      if (release === undefined) {
+        const refusal = rpcError(
+          TOO_MANY_CALLS_RPC_CODE,
+          `vmcp: ${requestBytes.inFlight()} bytes of requests in flight (limits.maxRequestBytesInFlight = ${limits.maxRequestBytesInFlight ?? LimitDefaults.maxRequestBytesInFlight}); retry shortly`
+        )
+        // Discarded unread (no memory), then answered: a client still sending gets the 503, not a reset.
+        req.resume()
+        req.once("end", () => {
+          res.writeHead(503, { "content-type": "application/json", "retry-after": "1" })
+          res.end(JSON.stringify(refusal))
+        })
+        return
+      }
+      res.once("close", release)
       try {
-        await node(req as Parameters<typeof node>[0], res)
+        await requestClient.run(identityOf(req), () => node(req as Parameters<typeof node>[0], res))
       } catch {
         if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" })
         res.end(JSON.stringify(rpcError(ProtocolErrorCode.InternalError, "internal error")))
@@ -276,10 +365,9 @@ export const makeMcpEndpoint = (options: {
     },
     toolsChanged: () => listChanged("tools"),
     listChanged,
-    sessionCount: () => sessions.size,
+    sessionCount: () => sessions.size(),
     close: async () => {
-      const open = [...sessions.values()]
-      sessions.clear()
+      const open = sessions.clear()
       await Promise.allSettled(open.map((s) => s.server.close()))
       await modern.close()
     }

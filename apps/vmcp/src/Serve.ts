@@ -140,6 +140,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
     const connections = config.backends.map((b) =>
       makeBackendConnection(b, {
         env,
+        maxResponseBytes: config.limits.maxResponseBytes,
         ...(options.configDir === undefined ? {} : { baseDir: options.configDir })
       })
     )
@@ -155,7 +156,8 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
       name: config.name,
       version: VERSION,
       router: gateway,
-      maxSessions: config.listen.maxSessions
+      maxSessions: config.listen.maxSessions,
+      limits: config.limits
     })
     yield* Effect.addFinalizer(() => Effect.promise(() => endpoint.close()))
     gateway.onListChanged = (kind) => endpoint.listChanged(kind)

@@ -54,9 +54,39 @@ describe("config", () => {
         log: { mode: "transitions", format: "auto" },
         k8s: { mode: "full", leaderElection: false, slowRetry: 60_000 }
       },
+      limits: {
+        maxResponseBytes: 16 * 1024 * 1024,
+        maxRequestBytesInFlight: 32 * 1024 * 1024,
+        maxConcurrentCalls: 64,
+        maxConcurrentCallsPerSession: 16,
+        maxSessionsPerClient: 32,
+        sessionIdleTimeout: 1_800_000
+      },
       shutdown: { drainTimeout: 5_000 },
       backends: []
     })
+  })
+
+  it("reads the limits section, and names a bad bound with the fix", () => {
+    const config = Effect.runSync(
+      decodeConfig({ limits: { maxResponseBytes: 1048576, sessionIdleTimeout: "5m" } }, "t.yaml")
+    )
+    expect(config.limits.maxResponseBytes).toBe(1_048_576)
+    expect(config.limits.sessionIdleTimeout).toBe(300_000)
+    const error = Effect.runSync(
+      Effect.flip(
+        decodeConfig(
+          { limits: { maxConcurrentCalls: 0, maxSessionsPerClient: "many", sessionIdle: "1m" } },
+          "t.yaml"
+        )
+      )
+    )
+    expect(error.issues.map((i) => i.path).sort()).toEqual([
+      "limits.maxConcurrentCalls",
+      "limits.maxSessionsPerClient",
+      "limits.sessionIdle"
+    ])
+    expect(error.message).toContain("limits.maxConcurrentCalls: expected an integer > 0, found 0")
   })
 
   it("decodes backends with their defaults and durations in any unit", () => {

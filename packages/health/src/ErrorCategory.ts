@@ -13,6 +13,8 @@ import { Predicate } from "effect"
  * - `rate_limited`: the backend answered 429 (it is up, but throttling us);
  * - `http_error`: any other unexpected HTTP status;
  * - `protocol_error`: the backend answered with a JSON-RPC error or an invalid MCP message;
+ * - `response_too_large`: the backend's answer was larger than the client's bound and was cut off
+ *   (an error or JSON-RPC error data whose `code` is `RESPONSE_TOO_LARGE`);
  * - `process_exited`: a stdio backend's process exited or could not be started;
  * - `probe_error`: anything else (e.g. a custom probe threw).
  */
@@ -26,6 +28,7 @@ export type ErrorCategory =
   | "rate_limited"
   | "http_error"
   | "protocol_error"
+  | "response_too_large"
   | "process_exited"
   | "probe_error"
 
@@ -99,6 +102,9 @@ export const categorize = (error: unknown): ProbeFailure => {
     const status = httpStatus(e)
     if (status !== undefined) return categorizeStatus(status)
   }
+  for (const e of chain)
+    if (field(e, "code") === "RESPONSE_TOO_LARGE" || field(field(e, "data"), "code") === "RESPONSE_TOO_LARGE")
+      return { category: "response_too_large", detail: "response too large" }
   for (const e of chain) {
     const code = field(e, "code")
     if (Predicate.isString(code)) {

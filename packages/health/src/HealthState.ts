@@ -44,7 +44,8 @@ const ADVICE: Partial<Record<ErrorCategory, string>> = {
   connection_refused: "nothing listens at the backend's address",
   dns_failure: "the backend's host name does not resolve",
   tls_error: "check the backend's certificate",
-  process_exited: "the backend's process exited or could not start"
+  process_exited: "the backend's process exited or could not start",
+  response_too_large: "the backend's answer is larger than the gateway accepts"
 }
 
 /** `category (detail): advice`, the fixed-text message a failure puts in reports. */

@@ -75,6 +75,22 @@ describe("categorize", () => {
       "JSON-RPC error -32603"
     ],
     [
+      "response cut off at the client's bound",
+      Object.assign(new Error("too large"), { code: "RESPONSE_TOO_LARGE" }),
+      "response_too_large",
+      "response too large"
+    ],
+    [
+      "JSON-RPC error answering a cut-off response",
+      Object.assign(new Error("too large"), {
+        name: "ProtocolError",
+        code: -32001,
+        data: { code: "RESPONSE_TOO_LARGE" }
+      }),
+      "response_too_large",
+      "response too large"
+    ],
+    [
       "spawn failure",
       Object.assign(new Error("spawn x ENOENT"), { code: "ENOENT" }),
       "process_exited",
