@@ -305,8 +305,8 @@ describe("makePrometheusReporter", () => {
         metrics.recordStatus(s)
       const m = yield* scrape(metrics.registry)
       assert.strictEqual(m.value("vmcp_backend_restarts_total", { backend: "github" }), 3)
-      // A backend whose source tracks no restarts has no series.
-      assert.strictEqual(m.value("vmcp_backend_restarts_total", { backend: "slack" }), undefined)
+      // Every backend has the series from its first report, at 0 until it restarts.
+      assert.strictEqual(m.value("vmcp_backend_restarts_total", { backend: "slack" }), 0)
       metrics.recordStatus(status([slack("healthy")]))
       const gone = yield* scrape(metrics.registry)
       assert.strictEqual(gone.value("vmcp_backend_restarts_total", { backend: "github" }), undefined)

@@ -69,13 +69,13 @@ export const recordStatus = (metrics: Metrics, state: StatusState, status: Runti
       )
     metrics.backendTools.set(labelsOf(metrics, { backend }), b.toolCount)
     metrics.backendConsecutiveFailures.set(labelsOf(metrics, { backend }), b.consecutiveFailures)
-    // Only sources that own the session report restarts; the counter appears with the first one.
-    if (b.restarts !== undefined) {
-      const counted = state.restarts.get(backend) ?? 0
-      if (b.restarts > counted)
-        metrics.backendRestarts.inc(labelsOf(metrics, { backend }), b.restarts - counted)
-      else if (!state.restarts.has(backend)) metrics.backendRestarts.inc(labelsOf(metrics, { backend }), 0)
-      state.restarts.set(backend, Math.max(counted, b.restarts))
+    // Every backend has the series from its first report, at 0 until a source reports restarts,
+    // so that `increase()` sees the first restart (a counter born at 1 hides it).
+    const restarts = b.restarts ?? 0
+    const counted = state.restarts.get(backend)
+    if (counted === undefined || restarts > counted) {
+      metrics.backendRestarts.inc(labelsOf(metrics, { backend }), restarts - (counted ?? 0))
+      state.restarts.set(backend, restarts)
     }
     // A probe is identified by its check time: a status repeated on a tick is not a new probe.
     if (
