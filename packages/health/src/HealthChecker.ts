@@ -9,6 +9,7 @@ import {
 import {
   Cause,
   Clock,
+  Deferred,
   Effect,
   Exit,
   Queue,
@@ -70,6 +71,13 @@ export interface HealthChecker {
   readonly setBackends: (backends: ReadonlyArray<BackendConfig>) => Effect.Effect<void, InvalidHealthConfig>
   /** Every backend's circuit breaker, sorted by name. */
   readonly circuits: Effect.Effect<ReadonlyArray<CircuitInfo>>
+  /**
+   * Probes a backend now instead of at its next interval, ending an open circuit's wait with its
+   * half-open probe, and succeeds with the backend's report after that probe (`undefined` for a
+   * backend not in the list, or one removed meanwhile). Callers bound how often (see the app's
+   * recheck route); the checker runs each recheck.
+   */
+  readonly recheck: (name: string) => Effect.Effect<BackendHealthReport | undefined>
   /** Stops probing and closes every session and child process. Idempotent. */
   readonly stop: Effect.Effect<void>
 }
@@ -91,6 +99,10 @@ interface Runner {
   lastCheckAt: number | undefined
   latencyMs: number | undefined
   probed: boolean
+  /** Probe now: the loop takes it instead of sleeping. */
+  readonly recheckNow: Queue.Queue<void>
+  /** Who waits for the next probe's report. */
+  waiting: Array<Deferred.Deferred<BackendHealthReport | undefined>>
 }
 
 const configKey = (config: BackendConfig): string => {
@@ -241,11 +253,17 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
       while (true) {
         const now = yield* Clock.currentTimeMillis
         if (nextDue > now) {
-          const woken = yield* Effect.raceFirst(
-            Effect.as(Effect.sleep(nextDue - now), false),
-            Effect.as(Queue.take(wake), true)
-          )
-          if (woken) {
+          const woken = yield* Effect.raceAll([
+            Effect.as(Effect.sleep(nextDue - now), "due" as const),
+            Effect.as(Queue.take(wake), "changed" as const),
+            Effect.as(Queue.take(runner.recheckNow), "recheck" as const)
+          ])
+          if (woken === "recheck") {
+            // A recheck ends an open circuit's wait: the probe below is its half-open probe.
+            const at = yield* Clock.currentTimeMillis
+            if (runner.breaker.state === "open") runner.breaker = { ...runner.breaker, openUntil: at }
+            nextDue = at
+          } else if (woken === "changed") {
             // tools/list_changed: discover now, on the kept session, if the circuit is closed.
             if (runner.breaker.state !== "closed") continue
             const found = yield* Effect.exit(semaphore.withPermit(timed(prober.discover)))
@@ -274,6 +292,9 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
         // `concurrency` probes have started and not yet reported.
         yield* semaphore.withPermit(
           Effect.gen(function* () {
+            // A recheck is answered by a probe that started after it was asked for.
+            const waiting = runner.waiting
+            runner.waiting = []
             const t0 = yield* Clock.currentTimeMillis
             const exit = yield* Effect.exit(timed(prober.probe(discover)))
             const t1 = yield* Clock.currentTimeMillis
@@ -298,6 +319,7 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
             runner.latencyMs = latencyMs
             runner.probed = true
             yield* publish(runner)
+            for (const deferred of waiting) yield* Deferred.succeed(deferred, runner.report)
           })
         )
       }
@@ -323,7 +345,9 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
         lastDiscoveryAt: undefined,
         lastCheckAt: undefined,
         latencyMs: undefined,
-        probed: false
+        probed: false,
+        recheckNow: yield* Queue.sliding<void>(1),
+        waiting: []
       }
       const runner: Runner = { ...fields, report: toReport(fields) }
       runners.set(config.name, runner)
@@ -335,7 +359,13 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
   const stopRunner = (runner: Runner) =>
     Effect.suspend(() => {
       if (runners.get(runner.config.name) === runner) runners.delete(runner.config.name)
-      return Scope.close(runner.scope, Exit.void)
+      // A removed or stopped runner never probes again: whoever waits for a recheck gets `undefined`.
+      const waiting = runner.waiting
+      runner.waiting = []
+      return Effect.andThen(
+        Effect.forEach(waiting, (deferred) => Deferred.succeed(deferred, undefined), { discard: true }),
+        Scope.close(runner.scope, Exit.void)
+      )
     })
 
   const setBackends = (backends: ReadonlyArray<BackendConfig>) =>
@@ -392,6 +422,15 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
         )
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     ),
+    recheck: (name) =>
+      Effect.gen(function* () {
+        const runner = runners.get(name)
+        if (runner === undefined || stopped) return undefined
+        const deferred = yield* Deferred.make<BackendHealthReport | undefined>()
+        runner.waiting.push(deferred)
+        Queue.offerUnsafe(runner.recheckNow, undefined)
+        return yield* Deferred.await(deferred)
+      }),
     stop
   }
   return checker

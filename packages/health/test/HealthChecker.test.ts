@@ -410,6 +410,58 @@ describe("a pending check (a backend starting)", () => {
   )
 })
 
+describe("recheck", () => {
+  it.effect(
+    "probes at once without the clock moving, ends an open circuit's wait with a half-open probe, and answers with the new report",
+    () =>
+      Effect.gen(function* () {
+        let up = false
+        let probes = 0
+        const checker = yield* HealthChecker.make({
+          ...base,
+          unhealthyAfter: 1,
+          circuitBreaker: { failureThreshold: 1, openDuration: "10 minutes" },
+          backends: [
+            {
+              name: "fixed",
+              transport: "stdio",
+              check: async () => {
+                probes++
+                if (!up) throw Object.assign(new Error("refused"), { code: "ECONNREFUSED" })
+                return { toolCount: 1 }
+              }
+            }
+          ]
+        })
+        const down = yield* untilSnapshot(checker, (s) => backendOf(s, "fixed")?.circuit === "open")
+        assert.strictEqual(backendOf(down, "fixed")?.health, "unhealthy")
+        const before = probes
+
+        // The operator fixes the backend and rechecks: no clock movement, the circuit is open for 10 min.
+        up = true
+        const report = yield* checker.recheck("fixed")
+        // Answering again after failing is `degraded` (recovering) for one interval, and routable.
+        assert.deepInclude(report, { health: "degraded", circuit: "closed", consecutiveFailures: 0 })
+        assert.match(report?.message ?? "", /^recovering/)
+        assert.strictEqual(probes, before + 1)
+        assert.strictEqual(backendOf(yield* checker.current, "fixed")?.circuit, "closed")
+      })
+  )
+
+  it.effect("answers undefined for a backend it does not have, and for one removed while waiting", () =>
+    Effect.gen(function* () {
+      const checker = yield* HealthChecker.make({
+        ...base,
+        backends: [{ name: "a", transport: "stdio", check: () => Effect.never }]
+      })
+      assert.strictEqual(yield* checker.recheck("nope"), undefined)
+      const waiting = yield* Effect.forkChild(checker.recheck("a"))
+      yield* checker.setBackends([])
+      assert.strictEqual(yield* Fiber.join(waiting), undefined)
+    })
+  )
+})
+
 describe("configuration at run time", () => {
   it.effect("adds backends, keeps unchanged ones running, and a removed backend never reports again", () =>
     Effect.gen(function* () {
