@@ -26,9 +26,14 @@ export interface Command {
   readonly help: string
   readonly options: NonNullable<Parameters<typeof parseArgs>[0]>["options"]
   readonly run: (values: Record<string, unknown>, io: CliIo) => Promise<number>
+  /** Names its arguments take (`vmcp recheck <backend>`), for help; they reach `run` as `values[POSITIONALS]`. */
+  readonly positionals?: string
   /** Commands under this one (`vmcp manifests crd`): the first argument picks one. */
   readonly subcommands?: Readonly<Record<string, Command>>
 }
+
+/** The key of a command's positional arguments in its `values` (an array of strings). */
+export const POSITIONALS = "_positionals"
 
 /** Writes one line. */
 export const writeLine = (stream: NodeJS.WritableStream, text: string) => stream.write(`${text}\n`)

@@ -5,10 +5,12 @@ import {
   defaultIo,
   ExitCode,
   loadOrReport,
+  POSITIONALS,
   usageError,
   writeLine
 } from "./CommandLine.ts"
 import { manifests } from "./ManifestsCommand.ts"
+import { recheck } from "./RecheckCommand.ts"
 import { serve } from "./Serve.ts"
 import { status } from "./StatusCommand.ts"
 import { paintFor } from "./Terminal.ts"
@@ -49,7 +51,7 @@ Options:
   }
 }
 
-const commands: Record<string, Command> = { serve, status, validate, manifests }
+const commands: Record<string, Command> = { serve, status, recheck, validate, manifests }
 
 // Own keys only: `vmcp constructor` is an unknown command, not Object.prototype's.
 const commandNamed = (name: string): Command | undefined =>
@@ -135,12 +137,16 @@ const runCommand = async (command: Command, args: ReadonlyArray<string>, io: Cli
   const paint = paintFor(io.stderr)
   let values: Record<string, unknown>
   try {
-    values = parseArgs({
+    const parsed = parseArgs({
       args: [...args],
       options: { ...command.options, help: { type: "boolean", short: "h" } },
       strict: true,
-      allowPositionals: false
-    }).values
+      allowPositionals: command.positionals !== undefined
+    })
+    values =
+      command.positionals === undefined
+        ? parsed.values
+        : { ...parsed.values, [POSITIONALS]: parsed.positionals }
   } catch (error) {
     writeLine(
       io.stderr,

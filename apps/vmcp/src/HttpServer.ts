@@ -4,6 +4,7 @@ import type { RuntimeStatus } from "@vmcp-status/core"
 import { type Authenticator, type AuthFailureReason, PROTECTED_RESOURCE_PATH } from "./Auth.ts"
 import { type McpEndpoint, rpcForbidden } from "./McpEndpoint.ts"
 import type { Readiness } from "./Readiness.ts"
+import { RECHECK_ROUTE, type RecheckOutcome } from "./Recheck.ts"
 import { checkRequest, makeRequestPolicy } from "./RequestPolicy.ts"
 import type { StatusFeed } from "./StatusFeed.ts"
 import { serveStatusPage } from "./StatusPage.ts"
@@ -52,6 +53,8 @@ export interface HttpServerOptions {
   readonly feed?: StatusFeed | undefined
   /** A `/metrics` handler; 404 when absent. */
   readonly metrics?: (req: IncomingMessage, res: ServerResponse) => void
+  /** Serves `POST /backends/<name>/recheck` (see `makeRecheck`); absent: 404. */
+  readonly recheck?: (name: string) => Promise<RecheckOutcome>
 }
 
 /** A listening server. */
@@ -101,6 +104,26 @@ const text = (res: ServerResponse, status: number, body: string) => {
 const json = (res: ServerResponse, status: number, body: unknown) => {
   res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" })
   res.end(`${JSON.stringify(body)}\n`)
+}
+
+const serveRecheck = async (
+  res: ServerResponse,
+  name: string,
+  recheck: (name: string) => Promise<RecheckOutcome>
+): Promise<void> => {
+  try {
+    const outcome = await recheck(name)
+    if (outcome._tag === "Checked") return json(res, 200, outcome.report)
+    if (outcome._tag === "UnknownBackend")
+      return json(res, 404, { error: `no backend named ${JSON.stringify(name)}`, backends: outcome.known })
+    res.setHeader("retry-after", String(Math.ceil(outcome.retryAfterMs / 1000)))
+    return json(res, 429, {
+      error: `backend ${JSON.stringify(name)} was rechecked less than ${Math.ceil(outcome.retryAfterMs / 1000)} s ago; retry then`
+    })
+  } catch {
+    // The checker stopped (shutdown): nothing was probed.
+    return json(res, 503, { error: "the server is stopping" })
+  }
 }
 
 /**
@@ -170,6 +193,18 @@ export const startHttpServer = (options: HttpServerOptions): Promise<HttpServer>
       return text(res, 404, `not found: ${path} is served on the admin listener (listen.admin)`)
     if (!servesMcp && path === Paths.mcp)
       return text(res, 404, "not found: this is the admin listener; MCP is served on listen.port")
+    const recheckOf = RECHECK_ROUTE.exec(path)?.[1]
+    if (recheckOf !== undefined) {
+      if (!servesAdmin || options.recheck === undefined)
+        return text(res, 404, `not found: ${path} is served on the admin listener (listen.admin)`)
+      if (req.method !== "POST") {
+        res.setHeader("allow", "POST")
+        return text(res, 405, "recheck takes POST")
+      }
+      req.resume()
+      void serveRecheck(res, decodeURIComponent(recheckOf), options.recheck)
+      return
+    }
     switch (path) {
       case Paths.mcp:
         if (options.endpoint !== undefined) void serveMcp(req, res, options.endpoint)

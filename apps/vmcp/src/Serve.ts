@@ -14,6 +14,7 @@ import { makeGateway } from "./Gateway.ts"
 import { type HttpServer, Paths, startHttpServer } from "./HttpServer.ts"
 import { makeMcpEndpoint } from "./McpEndpoint.ts"
 import { readiness } from "./Readiness.ts"
+import { makeRecheck } from "./Recheck.ts"
 import { buildReporters, type ReporterSelection, selectReporters } from "./Reporters.ts"
 import { ShutdownBudget } from "./ShutdownBudget.ts"
 import { type StatusRuntime, startStatus } from "./Status.ts"
@@ -175,6 +176,11 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
     let status: StatusRuntime | undefined
     let stopping = false
     const feed = makeStatusFeed()
+    // One limiter for both listeners: a backend is rechecked at most once per interval.
+    const recheck = makeRecheck({
+      probe: (name) => status?.recheck(name) ?? Promise.resolve(undefined),
+      backends: () => config.backends.map((b) => b.name)
+    })
     built.prometheus?.observeHistory(() => feed.summary(Date.now()))
     const failures = makeAuthFailureLog((message) => logger.log({ level: "warn", message, vmcp }))
     yield* Effect.addFinalizer(() => Effect.sync(() => failures.close()))
@@ -199,6 +205,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
           ready,
           status: () => status?.current(),
           feed,
+          recheck,
           allowedOrigins: config.listen.allowedOrigins,
           allowedHosts: config.listen.allowedHosts,
           ...metrics
@@ -225,6 +232,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
           ready,
           status: () => status?.current(),
           feed,
+          recheck,
           allowedOrigins: config.listen.allowedOrigins,
           allowedHosts: config.listen.admin.allowedHosts,
           ...metrics

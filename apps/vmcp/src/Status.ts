@@ -27,6 +27,11 @@ export interface StatusRuntime {
   readonly initialRoundComplete: () => boolean
   readonly publisher: Publisher.Publisher
   readonly checker: HealthChecker.HealthChecker
+  /**
+   * Probes a backend now (see `HealthChecker.recheck`) and resolves with its report, redacted
+   * like every status; `undefined` for an unknown backend.
+   */
+  readonly recheck: (name: string) => Promise<BackendHealthReport | undefined>
   /** Stops probing, publishes the final status (`ShuttingDown`) and stops every reporter (bounded). */
   readonly finish: Effect.Effect<void>
 }
@@ -179,16 +184,17 @@ export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) 
   let finished = false
   // Each backend's message passes its own redactor before any reporter or `/status` sees it.
   const byName = new Map(gateway.connections.map((c) => [c.name, c]))
+  const redactedBackend = (b: BackendHealthReport): BackendHealthReport => {
+    const connection = byName.get(b.name)
+    const redact = connection?.redact
+    return withLifecycle(
+      redact === undefined || b.message === "" ? b : { ...b, message: redact(b.message) },
+      connection
+    )
+  }
   const redacted = (status: RuntimeStatus): RuntimeStatus => ({
     ...status,
-    backends: status.backends.map((b) => {
-      const connection = byName.get(b.name)
-      const redact = connection?.redact
-      return withLifecycle(
-        redact === undefined || b.message === "" ? b : { ...b, message: redact(b.message) },
-        connection
-      )
-    })
+    backends: status.backends.map(redactedBackend)
   })
   /** The newest status from health, decorated again when a session is lost or restarted. */
   let latestRaw: RuntimeStatus | undefined
@@ -258,6 +264,10 @@ export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) 
     initialRoundComplete: () => roundComplete,
     publisher,
     checker,
+    recheck: (name) =>
+      Effect.runPromise(checker.recheck(name)).then((report) =>
+        report === undefined ? undefined : redactedBackend(report)
+      ),
     finish
   }
   return runtime

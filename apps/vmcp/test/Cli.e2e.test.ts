@@ -116,7 +116,7 @@ describe("vmcp --version and help", () => {
 
   it("help <command> prints what <command> --help prints", async () => {
     // Concurrently: eight CLI starts one after another can outlast the test's bound on a loaded machine.
-    const commands = ["serve", "status", "validate", "manifests"]
+    const commands = ["serve", "status", "recheck", "validate", "manifests"]
     const runs = await Promise.all(
       commands.map((command) => Promise.all([vmcp(["help", command]), vmcp([command, "--help"])]))
     )
@@ -133,7 +133,7 @@ describe("vmcp --version and help", () => {
       expect(run.code, args.join(" ")).toBe(2)
       expect(run.stdout).toBe("")
       expect(run.stderr).toContain('unknown command "stauts"')
-      expect(run.stderr).toContain("serve, status, validate, manifests")
+      expect(run.stderr).toContain("serve, status, recheck, validate, manifests")
       expect(run.stderr).toContain("vmcp --help")
     }
   })
@@ -320,5 +320,61 @@ describe("vmcp status --wait, --watch and -o", () => {
     const stray = await vmcp(["status", "--url", base, "--for=ready"])
     expect(stray.code).toBe(2)
     expect(stray.stderr).toContain("--for and --timeout go with --wait")
+  })
+})
+
+describe("vmcp recheck", () => {
+  it("probes a backend whose circuit is open for 10 minutes at once, prints its new state, and is rate-limited", async () => {
+    const web = await startMcpBackend({ name: "web", tools: [{ name: "search" }] })
+    cleanups.push(() => web.close())
+    await web.setMode("down")
+    const app = serve({
+      name: "cli",
+      listen: { port: 0 },
+      health: {
+        interval: "200ms",
+        timeout: "20s",
+        slowThreshold: "15s",
+        unhealthyThreshold: 1,
+        circuitBreaker: { failureThreshold: 1, openDuration: "10m" }
+      },
+      backends: [{ name: "web", transport: "streamable-http", url: web.url }]
+    })
+    const base = await app.url
+    await eventually("the circuit to open", async () => {
+      const res = await fetch(`${base}/status`)
+      if (!res.ok) return undefined
+      const body = (await res.json()) as { backends: ReadonlyArray<{ circuit: string }> }
+      return body.backends[0]?.circuit === "open" ? true : undefined
+    })
+
+    // Fixed, then rechecked: without it the next probe would come in 10 minutes.
+    await web.setMode("up")
+    const run = await vmcp(["recheck", "web", "--url", base])
+    expect(run.stderr).toBe("")
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/^web {2}degraded {2}circuit closed {2}recovering/)
+
+    const again = await vmcp(["recheck", "web", "--url", base])
+    expect(again.code).toBe(1)
+    expect(again.stderr).toMatch(/rechecked less than \d+ s ago; retry then/)
+
+    const unknown = await vmcp(["recheck", "jira", "--url", base])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain('no backend named "jira"; the server has: web')
+
+    const get = await fetch(`${base}/backends/web/recheck`)
+    expect(get.status).toBe(405)
+    const foreign = await fetch(`${base}/backends/web/recheck`, {
+      method: "POST",
+      headers: { origin: "http://evil.example" }
+    })
+    expect(foreign.status).toBe(403)
+  })
+
+  it("takes exactly one backend name", async () => {
+    const run = await vmcp(["recheck"])
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain("recheck takes one backend name")
   })
 })
