@@ -56,7 +56,7 @@ What:
   --wait                exit once --for holds (like kubectl wait); with --watch, print while waiting
   --for <condition>     ready (default): phase Ready; healthy: Ready and every backend healthy;
                         backend=<name>: that backend healthy
-  --timeout <duration>  how long --wait waits (default 60s)
+  --timeout <duration>  how long --wait waits after the first answer (default 60s)
   -h, --help            this help
 
 Exit codes:
@@ -158,13 +158,16 @@ const runOne = async (source: StatusSource, mode: Mode, io: CliIo): Promise<numb
   let lastKey: string | undefined
   let met = false
   let timedOut = false
-  const timer =
-    mode.wait === undefined
-      ? undefined
-      : setTimeout(() => {
-          timedOut = true
-          controller.abort()
-        }, mode.timeoutMs)
+  // The timeout counts from the first answer (or failed attempt, itself bounded), so a slow
+  // first connection (a cold kubeconfig, TLS) does not turn "not there" into "never answered".
+  let timer: NodeJS.Timeout | undefined
+  const startDeadline = () => {
+    if (timer !== undefined || mode.wait === undefined) return
+    timer = setTimeout(() => {
+      timedOut = true
+      controller.abort()
+    }, mode.timeoutMs)
+  }
   if (mode.wait !== undefined)
     writeLine(
       io.stderr,
@@ -184,6 +187,7 @@ const runOne = async (source: StatusSource, mode: Mode, io: CliIo): Promise<numb
       source,
       (reading) => {
         last = reading
+        startDeadline()
         if (reading._tag !== "view") return
         const key = changeKey(reading.view)
         if (mode.watch && key !== lastKey) print(reading.view)

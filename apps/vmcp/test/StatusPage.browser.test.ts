@@ -182,6 +182,16 @@ describe.skipIf(!haveChromium && process.env.CI !== "true")("the status page in 
       WAIT
     )
 
+    // Transition times have second precision (as Kubernetes keeps them): the outage must span a
+    // second boundary for the history to see time spent down.
+    const failedAt = await eventually("alpha's failure in the history", async () => {
+      const body = (await (await fetch(`${url}/status`)).json()) as {
+        history?: ReadonlyArray<{ name: string; lastFailureTime?: string }>
+      }
+      const time = body.history?.find((h) => h.name === "alpha")?.lastFailureTime
+      return time === undefined ? undefined : Date.parse(time)
+    })
+    await eventually("a second after the failure", () => (Date.now() >= failedAt + 1_000 ? true : undefined))
     await alpha.setMode("up")
     await rowHealth(page, "alpha", "healthy")
     await page.waitForFunction(
