@@ -5,7 +5,8 @@ import {
   type ReporterSource,
   type RuntimeStatus,
   shuttingDown,
-  toTimestamp
+  toTimestamp,
+  withHistoryFields
 } from "@vmcp-status/core"
 import { type CustomBackend, type HealthChecker, publishHealth } from "@vmcp-status/health"
 import type { PrometheusReporter } from "@vmcp-status/prometheus"
@@ -203,9 +204,12 @@ export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) 
       Effect.suspend(() => {
         if (finished) return Effect.void
         latestRaw = raw
-        const status = redacted(raw)
+        const plain = redacted(raw)
+        options.feed?.publish(plain)
+        // The history's transition fields go to every reporter (the custom resource too): they
+        // change only when health does, so they cost no writes in steady state.
+        const status = options.feed === undefined ? plain : withHistoryFields(plain, options.feed.history())
         latest = status
-        options.feed?.publish(status)
         // Ready for traffic once every backend has been probed at least once.
         if (
           !roundComplete &&

@@ -107,7 +107,15 @@ export const BackendHealthReport = Schema.Struct({
   /** How often the gateway restarted the backend's session after losing it (absent: not tracked). */
   restarts: Schema.optionalKey(Count),
   /** How the backend's session last ended (absent: never lost, or not tracked). */
-  lastExit: Schema.optionalKey(BackendExit)
+  lastExit: Schema.optionalKey(BackendExit),
+  /**
+   * From a source that keeps history (the gateway, see `History`): when the backend last became
+   * healthy (absent unless healthy now), and when and why it last became unhealthy or
+   * unauthenticated. They change only at transitions, so they cost no writes in steady state.
+   */
+  healthySince: Schema.optionalKey(Timestamp),
+  lastFailureTime: Schema.optionalKey(Timestamp),
+  lastFailureReason: Schema.optionalKey(Schema.String)
 })
 export type BackendHealthReport = typeof BackendHealthReport.Type
 

@@ -228,3 +228,36 @@ export const summarizeHistory = (history: History, nowMs: number): ReadonlyArray
         transitions: backend.transitions
       }
     })
+
+/**
+ * The status with each backend's `healthySince`, `lastFailureTime` and `lastFailureReason` from
+ * the history (fields the history does not know are left out). They change only at transitions,
+ * so a status decorated on every report still changes only when health does.
+ *
+ * @example
+ * ```ts
+ * import { backendReport, deriveStatus, emptyHistory, recordStatus, withHistoryFields } from "@vmcp-status/core"
+ *
+ * const t = "2026-11-25T18:00:00Z"
+ * const status = deriveStatus({
+ *   backends: [backendReport({ name: "github", health: "healthy", lastTransitionTime: t })],
+ *   initialRoundComplete: true,
+ *   now: t
+ * })
+ * withHistoryFields(status, recordStatus(emptyHistory(), status)).backends[0]?.healthySince // "2026-11-25T18:00:00Z"
+ * ```
+ */
+export const withHistoryFields = (status: RuntimeStatus, history: History): RuntimeStatus => ({
+  ...status,
+  backends: status.backends.map((b) => {
+    const { healthySince: _s, lastFailureTime: _t, lastFailureReason: _r, ...rest } = b
+    const h = history.backends.get(b.name)
+    if (h === undefined) return rest
+    return {
+      ...rest,
+      ...(h.healthySince === undefined ? {} : { healthySince: h.healthySince }),
+      ...(h.lastFailureTime === undefined ? {} : { lastFailureTime: h.lastFailureTime }),
+      ...(h.lastFailureReason === undefined ? {} : { lastFailureReason: h.lastFailureReason })
+    }
+  })
+})

@@ -3,10 +3,12 @@ import {
   availability,
   type BackendHealth,
   emptyHistory,
+  fingerprint,
   type History,
   HistoryDefaults,
   recordStatus,
-  summarizeHistory
+  summarizeHistory,
+  withHistoryFields
 } from "../src/index.ts"
 import { backend, status } from "./fixtures.ts"
 
@@ -244,5 +246,33 @@ describe("summarizeHistory", () => {
 
   it("uses the documented default windows", () => {
     expect(HistoryDefaults.windows).toEqual({ "1h": 3_600_000, "24h": 86_400_000 })
+  })
+})
+
+describe("withHistoryFields", () => {
+  it("puts each backend's healthy-since and last failure on its report, and nothing for unknown backends", () => {
+    const h = feed([
+      [0, "healthy"],
+      [3, "unhealthy"],
+      [4, "healthy"]
+    ])
+    const decorated = withHistoryFields(
+      status([backend("a", "healthy", { lastTransitionTime: at(4) }), backend("b", "healthy")]),
+      h
+    )
+    expect(decorated.backends.find((b) => b.name === "a")).toMatchObject({
+      healthySince: at(4),
+      lastFailureTime: at(3),
+      lastFailureReason: "unhealthy probe"
+    })
+    expect(decorated.backends.find((b) => b.name === "b")).not.toHaveProperty("healthySince")
+  })
+
+  it("changes the fingerprint only when health changes", () => {
+    let h = feed([[0, "healthy"]])
+    const first = withHistoryFields(status([backend("a", "healthy")], { now: at(1) }), h)
+    h = recordStatus(h, status([backend("a", "healthy", { message: "still fine" })], { now: at(2) }))
+    const second = withHistoryFields(status([backend("a", "healthy")], { now: at(1) }), h)
+    expect(fingerprint(second)).toBe(fingerprint(first))
   })
 })

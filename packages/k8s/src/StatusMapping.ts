@@ -47,6 +47,11 @@ export interface DiscoveredBackend {
   readonly restarts?: number
   /** Ours: how the backend's process last ended (time, exit code or signal, redacted stderr tail). */
   readonly lastExit?: BackendExit
+  /** Ours: when the backend last became healthy (only while it is). */
+  readonly healthySince?: string
+  /** Ours: when and why it last became unhealthy or unauthenticated (the reason redacted and capped). */
+  readonly lastFailureTime?: string
+  readonly lastFailureReason?: string
 }
 
 /** The part of `.status` this writer owns and applies. Volatile fields are never in it. */
@@ -99,7 +104,12 @@ const toBackend = (b: RuntimeStatus["backends"][number], includeUrls: boolean): 
   consecutiveFailures: b.consecutiveFailures,
   ...(includeUrls && b.url !== undefined ? { url: redactUrl(b.url) } : {}),
   ...(b.restarts === undefined ? {} : { restarts: b.restarts }),
-  ...(b.lastExit === undefined ? {} : { lastExit: exitOf(b.lastExit) })
+  ...(b.lastExit === undefined ? {} : { lastExit: exitOf(b.lastExit) }),
+  ...(b.healthySince === undefined ? {} : { healthySince: b.healthySince }),
+  ...(b.lastFailureTime === undefined ? {} : { lastFailureTime: b.lastFailureTime }),
+  ...(b.lastFailureReason === undefined || b.lastFailureReason === ""
+    ? {}
+    : { lastFailureReason: cap(redactText(b.lastFailureReason), MAX_BACKEND_MESSAGE) })
 })
 
 /** The last exit as written: its stderr redacted once more and capped like a message. */

@@ -99,6 +99,27 @@ describe("toStatusPayload", () => {
     expect(toStatusPayload(degraded, { mode: "full" }).discoveredBackends[0]).not.toHaveProperty("restarts")
   })
 
+  it("writes our history fields: healthy since, and the last failure's time and reason, redacted and capped", () => {
+    const withHistory = status([
+      backend("up", "healthy", {
+        healthySince: T1,
+        lastFailureTime: T0,
+        lastFailureReason: "token=abc123 refused"
+      }),
+      backend("down", "unhealthy", { lastFailureTime: T1, lastFailureReason: "y".repeat(2_000) })
+    ])
+    const byName = new Map(
+      toStatusPayload(withHistory, { mode: "runtime" }).discoveredBackends.map((b) => [b.name, b])
+    )
+    expect(byName.get("up")).toMatchObject({ healthySince: T1, lastFailureTime: T0 })
+    expect(byName.get("up")?.lastFailureReason).not.toContain("abc123")
+    expect(byName.get("down")).not.toHaveProperty("healthySince")
+    expect(byName.get("down")?.lastFailureReason?.length).toBeLessThanOrEqual(512)
+    expect(toStatusPayload(degraded, { mode: "full" }).discoveredBackends[0]).not.toHaveProperty(
+      "lastFailureTime"
+    )
+  })
+
   it("never writes URLs unless asked, and then redacted", () => {
     expect(JSON.stringify(toStatusPayload(degraded, { mode: "full" }))).not.toContain("gh.local")
     const withUrls = toStatusPayload(degraded, { mode: "full", includeUrls: true })
