@@ -317,7 +317,9 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
             }
             runner.lastCheckAt = t1
             runner.latencyMs = latencyMs
-            runner.probed = true
+            // A pending probe (a backend still starting) has not told us its health: the first
+            // round is not complete, so the phase stays Pending rather than Failed meanwhile.
+            if (outcome._tag !== "Pending") runner.probed = true
             yield* publish(runner)
             for (const deferred of waiting) yield* Deferred.succeed(deferred, runner.report)
           })

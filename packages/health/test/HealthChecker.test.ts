@@ -389,7 +389,9 @@ describe("a pending check (a backend starting)", () => {
             }
           ]
         })
-        const first = yield* untilSnapshot(checker, (s) => s.initialRoundComplete)
+        const first = yield* untilSnapshot(checker, (s) => backendOf(s, "slow")?.message === "starting")
+        // Not a result yet: the first round is not complete (the phase stays Pending, not Failed).
+        assert.isFalse(first.initialRoundComplete)
         assert.deepInclude(backendOf(first, "slow"), {
           health: "unknown",
           message: "starting",
@@ -406,6 +408,7 @@ describe("a pending check (a backend starting)", () => {
         starting = false
         const up = yield* round(checker, "30 seconds", ["slow"])
         assert.deepInclude(backendOf(up, "slow"), { health: "healthy", toolCount: 2, message: "" })
+        assert.isTrue(up.initialRoundComplete)
       })
   )
 })
