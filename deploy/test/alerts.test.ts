@@ -34,13 +34,14 @@ const runPromtool = (...args: ReadonlyArray<string>) => {
 }
 
 describe("PrometheusRule deploy/prometheus/alerts.yaml", () => {
-  it("is a monitoring.coreos.com/v1 PrometheusRule with the five alerts", () => {
+  it("is a monitoring.coreos.com/v1 PrometheusRule with the six alerts", () => {
     expect(alertsManifest).toEqual({ apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule" })
     expect(alertingRules.map((r) => r.alert)).toEqual([
       "VmcpNotReady",
       "VmcpFailed",
       "VmcpBackendUnhealthy",
       "VmcpBackendCircuitOpen",
+      "VmcpBackendCrashLooping",
       "VmcpReporterFailing"
     ])
     for (const rule of alertingRules) {
