@@ -4,6 +4,7 @@
  * its RFC 9728 discovery), plain `fetch` for the refusals, and for oidc a real issuer: a small
  * node:http server on 127.0.0.1 serving OpenID discovery and a JWKS, with JWTs signed by `jose`.
  */
+
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -24,6 +25,7 @@ import { makeAuthFailureLog, makeTokenStore } from "../src/Auth.ts"
 import { decodeConfig } from "../src/Config.ts"
 import { selectReporters } from "../src/Reporters.ts"
 import { runServer, serve } from "../src/Serve.ts"
+import { serveInProcess } from "./inProcess.ts"
 
 const cleanups: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => {
@@ -62,50 +64,21 @@ interface App {
 const startApp = async (config: Record<string, unknown>): Promise<App> => {
   const web = await startMcpBackend({ name: "web", tools: [{ name: "search", text: "found it" }] })
   cleanups.push(() => web.close())
-  const out = capture()
-  const decoded = Effect.runSync(
-    decodeConfig(
-      {
-        listen: { port: 0 },
-        status: { log: { format: "json" } },
-        backends: [{ name: "web", transport: "streamable-http", url: web.url }],
-        ...config
-      },
-      "test"
-    )
-  )
-  const selection = selectReporters({ env: {}, reporters: "log,prometheus" })
-  if (typeof selection === "string") throw new Error(selection)
-  let stop: (signal: string) => void = () => undefined
-  const stopSignal = new Promise<string>((resolve) => {
-    stop = resolve
+  const { found, log } = await serveInProcess({
+    config: { backends: [{ name: "web", transport: "streamable-http", url: web.url }], ...config },
+    until: (text) => {
+      const match = /serving MCP at (\S+)\/mcp .*admin at (http:\/\/[^\s/]+)/.exec(text)
+      return match === null ? undefined : ([match[1]!, match[2]!] as const)
+    },
+    cleanups
   })
-  const exited = runServer({
-    config: decoded,
-    selection,
-    io: { stdout: out.stream, stderr: out.stream, env: {} },
-    stopSignal,
-    hardExit: false
-  })
-  cleanups.push(async () => {
-    stop("SIGTERM")
-    await exited
-  })
-  let exitCode: number | undefined
-  void exited.then((code) => {
-    exitCode = code
-  })
-  const [url, admin] = await eventually("the app to serve", () => {
-    if (exitCode !== undefined) throw new Error(`vmcp exited with ${exitCode}: ${out.text()}`)
-    const match = /serving MCP at (\S+)\/mcp .*admin at (http:\/\/[^\s/]+)/.exec(out.text())
-    return match === null ? undefined : ([match[1]!, match[2]!] as const)
-  })
+  const [url, admin] = found
   // The backend's tools are routed after the first health round.
   await eventually("the tools to be routable", async () => {
     const res = await fetch(`${admin}/readyz`)
     return res.status === 200 ? true : undefined
   })
-  return { url, admin, log: out.text }
+  return { url, admin, log }
 }
 
 const connect = async (url: string, token: () => string | undefined) => {

@@ -3,8 +3,8 @@
  * over a real gateway) on loopback, real MCP backends, the real MCP client, and plain `fetch` or
  * `node:http` for the requests a browser under DNS rebinding would make.
  */
+
 import { request } from "node:http"
-import { Writable } from "node:stream"
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
 import { eventually, type McpBackendHandle, startMcpBackend } from "@vmcp-status/testkit"
 import { Effect } from "effect"
@@ -14,8 +14,7 @@ import { decodeConfig } from "../src/Config.ts"
 import { makeGateway } from "../src/Gateway.ts"
 import { startHttpServer } from "../src/HttpServer.ts"
 import { makeMcpEndpoint } from "../src/McpEndpoint.ts"
-import { selectReporters } from "../src/Reporters.ts"
-import { runServer } from "../src/Serve.ts"
+import { serveInProcess, servingUrl } from "./inProcess.ts"
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -23,52 +22,9 @@ afterEach(async () => {
 })
 
 /** `vmcp serve` in this process, with a JSON log; resolves with its URL once it serves. */
-const startApp = async (config: Record<string, unknown>): Promise<{ url: string }> => {
-  const lines: Array<string> = []
-  let buffer = ""
-  const stdout = new Writable({
-    write: (chunk: Buffer, _encoding, done) => {
-      buffer += chunk.toString("utf8")
-      const parts = buffer.split("\n")
-      buffer = parts.pop() ?? ""
-      lines.push(...parts)
-      done()
-    }
-  })
-  const decoded = Effect.runSync(
-    decodeConfig({ listen: { port: 0 }, status: { log: { format: "json" } }, ...config }, "test")
-  )
-  const selection = selectReporters({ env: {}, reporters: "log,prometheus" })
-  if (typeof selection === "string") throw new Error(selection)
-  let stop: (signal: string) => void = () => undefined
-  const stopSignal = new Promise<string>((resolve) => {
-    stop = resolve
-  })
-  const exited = runServer({
-    config: decoded,
-    selection,
-    io: { stdout, stderr: stdout, env: {} },
-    stopSignal,
-    hardExit: false
-  })
-  cleanups.push(async () => {
-    stop("SIGTERM")
-    await exited
-  })
-  let exitCode: number | undefined
-  void exited.then((code) => {
-    exitCode = code
-  })
-  const url = await eventually("the app to serve", () => {
-    if (exitCode !== undefined) throw new Error(`vmcp exited with ${exitCode}: ${lines.join("\n")}`)
-    for (const line of lines) {
-      const match = /serving MCP at (\S+)\/mcp/.exec(line)
-      if (match !== null) return match[1]
-    }
-    return undefined
-  })
-  return { url }
-}
+const startApp = async (config: Record<string, unknown>): Promise<{ url: string }> => ({
+  url: (await serveInProcess({ config, until: servingUrl, cleanups })).found
+})
 
 /** A request with a `Host` header of our choosing (`fetch` always sends the URL's). */
 const getWithHost = (url: string, host: string): Promise<{ status: number; body: string }> =>

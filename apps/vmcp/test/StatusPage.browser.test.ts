@@ -4,20 +4,17 @@
  * reads the DOM while a backend goes down and comes back, with no reload. A second app serves
  * statuses whose backend strings are HTML, which must show as text.
  */
+
 import { existsSync } from "node:fs"
-import { Writable } from "node:stream"
 import { backendReport, deriveStatus } from "@vmcp-status/core"
 import { eventually, type McpBackendHandle, startMcpBackend } from "@vmcp-status/testkit"
-import { Effect } from "effect"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { decodeConfig } from "../src/Config.ts"
 import { startHttpServer } from "../src/HttpServer.ts"
 import { makeMcpEndpoint } from "../src/McpEndpoint.ts"
-import { selectReporters } from "../src/Reporters.ts"
-import { runServer } from "../src/Serve.ts"
 import { makeStatusFeed } from "../src/StatusFeed.ts"
 import { statusPageCsp } from "../src/StatusPage.ts"
+import { serveInProcess, servingUrl } from "./inProcess.ts"
 
 /** Debian's chromium (scripts/test-packages.sh installs it); CI fails without it, elsewhere the file skips. */
 const CHROMIUM = "/usr/bin/chromium"
@@ -85,51 +82,8 @@ const rowHealth = (page: Page, backend: string, health: string) =>
   )
 
 /** `vmcp serve` in this process; resolves with its URL once it serves. */
-const startApp = async (config: Record<string, unknown>): Promise<string> => {
-  const lines: Array<string> = []
-  let buffer = ""
-  const stdout = new Writable({
-    write: (chunk: Buffer, _encoding, done) => {
-      buffer += chunk.toString("utf8")
-      const parts = buffer.split("\n")
-      buffer = parts.pop() ?? ""
-      lines.push(...parts)
-      done()
-    }
-  })
-  const decoded = Effect.runSync(
-    decodeConfig({ listen: { port: 0 }, status: { log: { format: "json" } }, ...config }, "test")
-  )
-  const selection = selectReporters({ env: {}, reporters: "log,prometheus" })
-  if (typeof selection === "string") throw new Error(selection)
-  let stop: (signal: string) => void = () => undefined
-  const stopSignal = new Promise<string>((resolve) => {
-    stop = resolve
-  })
-  const exited = runServer({
-    config: decoded,
-    selection,
-    io: { stdout, stderr: stdout, env: {} },
-    stopSignal,
-    hardExit: false
-  })
-  cleanups.push(async () => {
-    stop("SIGTERM")
-    await exited
-  })
-  let exitCode: number | undefined
-  void exited.then((code) => {
-    exitCode = code
-  })
-  return eventually("the app to serve", () => {
-    if (exitCode !== undefined) throw new Error(`vmcp exited with ${exitCode}: ${lines.join("\n")}`)
-    for (const line of lines) {
-      const match = /serving MCP at (\S+)\/mcp/.exec(line)
-      if (match !== null) return match[1]
-    }
-    return undefined
-  })
-}
+const startApp = async (config: Record<string, unknown>): Promise<string> =>
+  (await serveInProcess({ config, until: servingUrl, cleanups })).found
 
 const backend = async (): Promise<McpBackendHandle> => {
   const handle = await startMcpBackend({ tools: [{ name: "search" }, { name: "fetch" }] })
