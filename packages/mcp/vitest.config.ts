@@ -1,0 +1,3 @@
+import { testConfig } from "../../vitest.config.base.ts"
+
+export default testConfig({ testTimeout: 120_000 })
