@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs"
 import { Effect, Exit, Predicate, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import YAML from "yaml"
-import { isLoopbackHostname } from "./RequestPolicy.ts"
-import { ShutdownBudget } from "./ShutdownBudget.ts"
+import { isLoopbackHostname } from "./server/RequestPolicy.ts"
+import { ShutdownBudget } from "./server/ShutdownBudget.ts"
 
 /** The longest delay a Node timer holds (2^31 − 1 ms, about 24.8 days); a longer one fires at once. */
 export const MAX_TIMER_MS = 2_147_483_647

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { runCli } from "./Commands.ts"
+import { runCli } from "./cli/Commands.ts"
 
 const code = await runCli(process.argv.slice(2))
 // The server has closed everything it owns by now, or abandoned it past its deadline (a

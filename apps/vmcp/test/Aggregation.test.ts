@@ -10,8 +10,8 @@ import {
   prefixUriTemplate,
   routeResource,
   unprefixUri
-} from "../src/Aggregation.ts"
-import { capabilitiesOf } from "../src/McpEndpoint.ts"
+} from "../src/gateway/Aggregation.ts"
+import { capabilitiesOf } from "../src/gateway/McpEndpoint.ts"
 
 const tool = (name: string, description?: string): Tool => ({
   name,

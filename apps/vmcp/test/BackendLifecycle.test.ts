@@ -13,18 +13,18 @@ import { eventually, parseYamlDocuments, startMcpBackend, stdioBackendCommand } 
 import { describeWithKube } from "@vmcp-status/testkit/vitest"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
-import { makeBackendConnection } from "../src/BackendConnection.ts"
+import { decodeConfig, type VmcpBackendConfig } from "../src/Config.ts"
+import { runCli } from "../src/cli/Commands.ts"
+import { makeBackendConnection } from "../src/gateway/BackendConnection.ts"
 import {
   describeSessionEvent,
   makeLineRing,
   refreshDueAt,
   restartDelayMs,
   type SessionEvent
-} from "../src/BackendSession.ts"
-import { runCli } from "../src/Commands.ts"
-import { decodeConfig, type VmcpBackendConfig } from "../src/Config.ts"
-import { selectReporters } from "../src/Reporters.ts"
-import { runServer } from "../src/Serve.ts"
+} from "../src/gateway/BackendSession.ts"
+import { runServer } from "../src/server/Serve.ts"
+import { selectReporters } from "../src/status/Reporters.ts"
 import { apply, collectionPath, kubeconfigFile } from "./kube.ts"
 
 const cleanups: Array<() => Promise<unknown>> = []

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest"
-import { boundedFetch, RESPONSE_TOO_LARGE_RPC_CODE, ResponseTooLargeError } from "../src/BoundedFetch.ts"
+import {
+  boundedFetch,
+  RESPONSE_TOO_LARGE_RPC_CODE,
+  ResponseTooLargeError
+} from "../src/gateway/BoundedFetch.ts"
 
 const encoder = new TextEncoder()
 

@@ -3,12 +3,12 @@ import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/cli
 import { eventually, type FixtureTool, startMcpBackend } from "@vmcp-status/testkit"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
-import { makeBackendConnection } from "../src/BackendConnection.ts"
 import { decodeConfig } from "../src/Config.ts"
-import { makeGateway } from "../src/Gateway.ts"
-import { type HttpServer, startHttpServer } from "../src/HttpServer.ts"
-import { makeMcpEndpoint } from "../src/McpEndpoint.ts"
-import type { SessionClock } from "../src/SessionTable.ts"
+import { makeBackendConnection } from "../src/gateway/BackendConnection.ts"
+import { makeGateway } from "../src/gateway/Gateway.ts"
+import { makeMcpEndpoint } from "../src/gateway/McpEndpoint.ts"
+import type { SessionClock } from "../src/gateway/SessionTable.ts"
+import { type HttpServer, startHttpServer } from "../src/server/HttpServer.ts"
 import { startMcpProxy } from "./McpProxy.ts"
 
 const cleanups: Array<() => Promise<unknown>> = []

@@ -4,8 +4,8 @@ import { join } from "node:path"
 import { Writable } from "node:stream"
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
-import { runCli } from "../src/Commands.ts"
 import { type ConfigError, decodeConfig, expandEnv, loadVmcpConfig, parseDuration } from "../src/Config.ts"
+import { runCli } from "../src/cli/Commands.ts"
 
 const failure = (input: unknown): ConfigError => {
   const exit = Effect.runSync(Effect.exit(decodeConfig(input, "test.yaml")))

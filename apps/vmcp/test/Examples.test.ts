@@ -2,8 +2,8 @@ import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
-import { type BackendConnection, makeBackendConnection } from "../src/BackendConnection.ts"
 import { loadVmcpConfig } from "../src/Config.ts"
+import { type BackendConnection, makeBackendConnection } from "../src/gateway/BackendConnection.ts"
 
 const file = fileURLToPath(new URL("../examples/vmcp.yaml", import.meta.url))
 const opened: Array<BackendConnection> = []

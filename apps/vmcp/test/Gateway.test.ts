@@ -4,12 +4,12 @@ import { type BackendHealth, deriveStatus } from "@vmcp-status/core"
 import { type McpBackendHandle, startMcpBackend, stdioBackendCommand } from "@vmcp-status/testkit"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
-import { makeBackendConnection } from "../src/BackendConnection.ts"
-import { runCli } from "../src/Commands.ts"
 import { decodeConfig } from "../src/Config.ts"
-import { makeGateway } from "../src/Gateway.ts"
-import { type HttpServer, startHttpServer } from "../src/HttpServer.ts"
-import { makeMcpEndpoint } from "../src/McpEndpoint.ts"
+import { runCli } from "../src/cli/Commands.ts"
+import { makeBackendConnection } from "../src/gateway/BackendConnection.ts"
+import { makeGateway } from "../src/gateway/Gateway.ts"
+import { makeMcpEndpoint } from "../src/gateway/McpEndpoint.ts"
+import { type HttpServer, startHttpServer } from "../src/server/HttpServer.ts"
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {

@@ -9,11 +9,11 @@ import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/cli
 import { eventually, type McpBackendHandle, startMcpBackend } from "@vmcp-status/testkit"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
-import { makeBackendConnection } from "../src/BackendConnection.ts"
 import { decodeConfig } from "../src/Config.ts"
-import { makeGateway } from "../src/Gateway.ts"
-import { startHttpServer } from "../src/HttpServer.ts"
-import { makeMcpEndpoint } from "../src/McpEndpoint.ts"
+import { makeBackendConnection } from "../src/gateway/BackendConnection.ts"
+import { makeGateway } from "../src/gateway/Gateway.ts"
+import { makeMcpEndpoint } from "../src/gateway/McpEndpoint.ts"
+import { startHttpServer } from "../src/server/HttpServer.ts"
 import { serveInProcess, servingUrl } from "./inProcess.ts"
 
 const cleanups: Array<() => Promise<unknown>> = []

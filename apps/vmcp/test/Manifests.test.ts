@@ -9,9 +9,15 @@ import { describeWithKube } from "@vmcp-status/testkit/vitest"
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
 import YAML from "yaml"
-import { runCli } from "../src/Commands.ts"
 import { decodeConfig } from "../src/Config.ts"
-import { loadCrd, type Manifest, ManifestDefaults, makeManifests, manifestsYaml } from "../src/Manifests.ts"
+import { runCli } from "../src/cli/Commands.ts"
+import {
+  loadCrd,
+  type Manifest,
+  ManifestDefaults,
+  makeManifests,
+  manifestsYaml
+} from "../src/manifests/Manifests.ts"
 import { VERSION } from "../src/Version.ts"
 import { apply, collectionPath, eventually, kubeconfigFile } from "./kube.ts"
 

@@ -15,7 +15,7 @@ import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/cli
 import { eventually, type McpBackendHandle, startMcpBackend } from "@vmcp-status/testkit"
 import { afterEach, describe, expect, it } from "vitest"
 import YAML from "yaml"
-import { runCli } from "../src/Commands.ts"
+import { runCli } from "../src/cli/Commands.ts"
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url))
 

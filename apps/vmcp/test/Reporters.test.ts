@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { selectReporters } from "../src/Reporters.ts"
+import { selectReporters } from "../src/status/Reporters.ts"
 
 const inCluster = { KUBERNETES_SERVICE_HOST: "10.96.0.1", VMCP_NAME: "tools", VMCP_NAMESPACE: "team-a" }
 

@@ -1,7 +1,7 @@
 import { type BackendHealth, deriveStatus } from "@vmcp-status/core"
 import { describe, expect, it } from "vitest"
-import { readiness } from "../src/Readiness.ts"
-import { checkRequest, makeRequestPolicy } from "../src/RequestPolicy.ts"
+import { checkRequest, makeRequestPolicy } from "../src/server/RequestPolicy.ts"
+import { readiness } from "../src/status/Readiness.ts"
 
 const loopback = makeRequestPolicy({ host: "127.0.0.1", allowedOrigins: ["https://console.example"] })
 const pod = makeRequestPolicy({ host: "0.0.0.0", allowedHosts: ["vmcp.example.com", "vmcp.ns.svc:4483"] })

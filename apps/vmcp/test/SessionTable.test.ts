@@ -2,14 +2,14 @@ import { IncomingMessage } from "node:http"
 import { Socket } from "node:net"
 import type { AuthInfo } from "@modelcontextprotocol/server"
 import { describe, expect, it } from "vitest"
-import { makeCallLimiter } from "../src/CallLimiter.ts"
-import { clientIdentity } from "../src/ClientIdentity.ts"
+import { makeCallLimiter } from "../src/gateway/CallLimiter.ts"
+import { clientIdentity } from "../src/gateway/ClientIdentity.ts"
 import {
   type EvictionReason,
   idleSweepInterval,
   makeSessionTable,
   type SessionClock
-} from "../src/SessionTable.ts"
+} from "../src/gateway/SessionTable.ts"
 
 const setup = (options: {
   maxSessions: number

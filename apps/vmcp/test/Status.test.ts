@@ -2,10 +2,10 @@ import { Reporter, type RuntimeStatus } from "@vmcp-status/core"
 import { startMcpBackend } from "@vmcp-status/testkit"
 import { Effect, Exit, Option, Scope, Stream, SubscriptionRef } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
-import { makeBackendConnection } from "../src/BackendConnection.ts"
 import { decodeConfig } from "../src/Config.ts"
-import { type Gateway, makeGateway } from "../src/Gateway.ts"
-import { type StatusRuntime, startStatus } from "../src/Status.ts"
+import { makeBackendConnection } from "../src/gateway/BackendConnection.ts"
+import { type Gateway, makeGateway } from "../src/gateway/Gateway.ts"
+import { type StatusRuntime, startStatus } from "../src/status/Status.ts"
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {

@@ -7,11 +7,11 @@ import { Reporter, ReporterError } from "@vmcp-status/core"
 import { eventually, startMcpBackend } from "@vmcp-status/testkit"
 import { Effect, Exit, Scope } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
-import { makeBackendConnection } from "../src/BackendConnection.ts"
 import { decodeConfig } from "../src/Config.ts"
-import { makeGateway } from "../src/Gateway.ts"
-import { startStatus } from "../src/Status.ts"
-import { makeStatusFeed } from "../src/StatusFeed.ts"
+import { makeBackendConnection } from "../src/gateway/BackendConnection.ts"
+import { makeGateway } from "../src/gateway/Gateway.ts"
+import { startStatus } from "../src/status/Status.ts"
+import { makeStatusFeed } from "../src/status/StatusFeed.ts"
 
 const cleanups: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => {

@@ -3,8 +3,8 @@ import { Writable } from "node:stream"
 import { eventually } from "@vmcp-status/testkit"
 import { Effect } from "effect"
 import { decodeConfig } from "../src/Config.ts"
-import { selectReporters } from "../src/Reporters.ts"
-import { runServer } from "../src/Serve.ts"
+import { runServer } from "../src/server/Serve.ts"
+import { selectReporters } from "../src/status/Reporters.ts"
 
 /** Options of `serveInProcess`. */
 export interface InProcessOptions<A> {

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util"
+import { VERSION } from "../Version.ts"
 import {
   type CliIo,
   type Command,
@@ -11,10 +12,9 @@ import {
 } from "./CommandLine.ts"
 import { manifests } from "./ManifestsCommand.ts"
 import { recheck } from "./RecheckCommand.ts"
-import { serve } from "./Serve.ts"
+import { serve } from "./ServeCommand.ts"
 import { status } from "./StatusCommand.ts"
 import { paintFor } from "./Terminal.ts"
-import { VERSION } from "./Version.ts"
 
 const validate: Command = {
   summary: "check a config file and print what it resolves to",

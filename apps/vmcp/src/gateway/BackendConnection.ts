@@ -25,6 +25,8 @@ import {
   secretsOfUrl
 } from "@vmcp-status/core"
 import { categorize } from "@vmcp-status/health"
+import { expandEnv, LimitDefaults, type VmcpBackendConfig } from "../Config.ts"
+import { VERSION } from "../Version.ts"
 import {
   BackendRestarting,
   makeSupervisor,
@@ -37,8 +39,6 @@ import {
   StartFailed
 } from "./BackendSession.ts"
 import { boundedFetch } from "./BoundedFetch.ts"
-import { expandEnv, LimitDefaults, type VmcpBackendConfig } from "./Config.ts"
-import { VERSION } from "./Version.ts"
 
 /** The client identity the gateway presents to its backends. */
 const CLIENT_INFO = { name: "vmcp", version: VERSION }

@@ -1,7 +1,7 @@
 import type { ReporterSource } from "@vmcp-status/core"
 import { makeLogReporter } from "@vmcp-status/log"
 import { makePrometheusReporter, type PrometheusReporter } from "@vmcp-status/prometheus"
-import type { VmcpConfig } from "./Config.ts"
+import type { VmcpConfig } from "../Config.ts"
 
 /** The reporters the app knows. */
 export const ReporterKinds = ["log", "k8s", "prometheus"] as const

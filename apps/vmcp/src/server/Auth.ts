@@ -3,7 +3,7 @@ import { readFileSync, statSync } from "node:fs"
 import type { IncomingHttpHeaders } from "node:http"
 import { resolve } from "node:path"
 import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from "jose"
-import type { VmcpConfig } from "./Config.ts"
+import type { VmcpConfig } from "../Config.ts"
 
 /** `auth` of the config, decoded. */
 export type AuthConfig = VmcpConfig["auth"]

@@ -1,6 +1,6 @@
 import { decodeRuntimeStatus } from "@vmcp-status/core"
 import { ToolhiveVirtualMcpServer } from "@vmcp-status/k8s"
-import { Paths } from "./HttpServer.ts"
+import { Paths } from "../server/HttpServer.ts"
 import { type StatusView, viewOfCustomResource, viewOfRuntimeStatus } from "./StatusView.ts"
 
 /**

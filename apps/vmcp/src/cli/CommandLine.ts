@@ -1,6 +1,6 @@
 import type { parseArgs } from "node:util"
 import { Effect, Exit } from "effect"
-import { type ConfigError, formatConfigIssue, loadVmcpConfig, type VmcpConfig } from "./Config.ts"
+import { type ConfigError, formatConfigIssue, loadVmcpConfig, type VmcpConfig } from "../Config.ts"
 import { paintFor } from "./Terminal.ts"
 
 /**

@@ -7,6 +7,7 @@ import {
   ResourceNotFoundError
 } from "@modelcontextprotocol/server"
 import { categorize } from "@vmcp-status/health"
+import type { VmcpConfig } from "../Config.ts"
 import {
   type Aggregated,
   type AggregationInput,
@@ -17,7 +18,6 @@ import {
   routeResource
 } from "./Aggregation.ts"
 import type { BackendConnection } from "./BackendConnection.ts"
-import type { VmcpConfig } from "./Config.ts"
 import type { CatalogRouter, OfferedKinds, ToolRouter } from "./McpEndpoint.ts"
 import { redactErrorResult } from "./ToolErrors.ts"
 

@@ -11,10 +11,10 @@ import {
 import { type CustomBackend, type HealthChecker, publishHealth } from "@vmcp-status/health"
 import type { PrometheusReporter } from "@vmcp-status/prometheus"
 import { Clock, Effect, Queue } from "effect"
-import type { BackendConnection } from "./BackendConnection.ts"
-import { BackendRestarting } from "./BackendSession.ts"
-import type { VmcpConfig } from "./Config.ts"
-import type { Gateway } from "./Gateway.ts"
+import type { VmcpConfig } from "../Config.ts"
+import type { BackendConnection } from "../gateway/BackendConnection.ts"
+import { BackendRestarting } from "../gateway/BackendSession.ts"
+import type { Gateway } from "../gateway/Gateway.ts"
 import type { StatusFeed } from "./StatusFeed.ts"
 
 /** How often a backend's lists are fetched again without a `list_changed` (5 min, docs/behaviours.md#discovery). */

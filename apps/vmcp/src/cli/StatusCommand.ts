@@ -1,7 +1,7 @@
 import type { RuntimeStatus } from "@vmcp-status/core"
+import { parseDuration } from "../Config.ts"
+import { Paths } from "../server/HttpServer.ts"
 import { type CliIo, type Command, ExitCode, usageError, writeLine } from "./CommandLine.ts"
-import { parseDuration } from "./Config.ts"
-import { Paths } from "./HttpServer.ts"
 import { kubeSource, listAllObjects, type Reading, type StatusSource, urlSource } from "./StatusSource.ts"
 import {
   describeWaitTarget,

@@ -1,14 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import type { RuntimeStatus } from "@vmcp-status/core"
+import { type McpEndpoint, rpcForbidden } from "../gateway/McpEndpoint.ts"
+import type { Readiness } from "../status/Readiness.ts"
+import { RECHECK_ROUTE, type RecheckOutcome } from "../status/Recheck.ts"
+import type { StatusFeed } from "../status/StatusFeed.ts"
+import { serveStatusPage } from "../status/StatusPage.ts"
+import { makeStatusStreams } from "../status/StatusStream.ts"
 import { type Authenticator, type AuthFailureReason, PROTECTED_RESOURCE_PATH } from "./Auth.ts"
-import { type McpEndpoint, rpcForbidden } from "./McpEndpoint.ts"
-import type { Readiness } from "./Readiness.ts"
-import { RECHECK_ROUTE, type RecheckOutcome } from "./Recheck.ts"
 import { checkRequest, makeRequestPolicy } from "./RequestPolicy.ts"
-import type { StatusFeed } from "./StatusFeed.ts"
-import { serveStatusPage } from "./StatusPage.ts"
-import { makeStatusStreams } from "./StatusStream.ts"
 
 /** The paths the server answers. */
 export const Paths = {

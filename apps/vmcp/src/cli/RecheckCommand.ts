@@ -1,6 +1,6 @@
 import { type BackendHealthReport, isRoutable, redactText } from "@vmcp-status/core"
+import { RecheckDefaults } from "../status/Recheck.ts"
 import { type CliIo, type Command, ExitCode, POSITIONALS, usageError, writeLine } from "./CommandLine.ts"
-import { RecheckDefaults } from "./Recheck.ts"
 import { paintFor } from "./Terminal.ts"
 
 const DEFAULT_URL = "http://127.0.0.1:4483"

@@ -1,6 +1,6 @@
 // The bundler inlines these at build time, as with `VERSION`: one definition, in package.json.
-import { config } from "../package.json"
-import { VERSION } from "./Version.ts"
+import { config } from "../../package.json"
+import { VERSION } from "../Version.ts"
 
 /** Defaults of `vmcp manifests`, in one place. */
 export const ManifestDefaults = {

@@ -17,6 +17,7 @@ import {
   type ServerCapabilities,
   WebStandardStreamableHTTPServerTransport
 } from "@modelcontextprotocol/server"
+import { LimitDefaults } from "../Config.ts"
 import type {
   ListKind,
   RoutedPrompt,
@@ -26,7 +27,6 @@ import type {
 } from "./Aggregation.ts"
 import { makeByteBudget, makeCallLimiter } from "./CallLimiter.ts"
 import { clientIdentity } from "./ClientIdentity.ts"
-import { LimitDefaults } from "./Config.ts"
 import { makeSessionTable, type SessionClock } from "./SessionTable.ts"
 
 /** What the endpoint serves: the current tool table and a way to call a tool. */

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { Effect, Exit } from "effect"
+import { decodeConfig, type VmcpConfig } from "../Config.ts"
+import { ManifestDefaults } from "../manifests/ManifestDefaults.ts"
 import { type Command, ExitCode, loadOrReport, usageError } from "./CommandLine.ts"
-import { decodeConfig, type VmcpConfig } from "./Config.ts"
-import { ManifestDefaults } from "./ManifestDefaults.ts"
 
 const crdName = "virtualmcpservers.toolhive.stacklok.dev"
 
@@ -62,7 +62,7 @@ const crd: Command = {
   help: crdHelp,
   options: {},
   run: async (_values, io) => {
-    const { loadCrd, manifestsYaml } = await import("./Manifests.ts")
+    const { loadCrd, manifestsYaml } = await import("../manifests/Manifests.ts")
     io.stdout.write(manifestsYaml([loadCrd()]))
     return ExitCode.ok
   }
@@ -97,7 +97,7 @@ export const manifests: Command = {
       return usageError(io, "--name and --namespace are required", manifestsHelp)
     const [{ validateName }, { makeManifests, manifestsYaml }] = await Promise.all([
       import("@vmcp-status/k8s"),
-      import("./Manifests.ts")
+      import("../manifests/Manifests.ts")
     ])
     const checked = Effect.runSyncExit(
       Effect.all([validateName("--name", name, "subdomain"), validateName("--namespace", namespace, "label")])
