@@ -16,7 +16,7 @@ import { makeBackendConnection } from "../src/gateway/BackendConnection.ts"
 import { makeGateway } from "../src/gateway/Gateway.ts"
 import { makeMcpEndpoint } from "../src/gateway/McpEndpoint.ts"
 import { startHttpServer } from "../src/server/HttpServer.ts"
-import { startStatus } from "../src/status/Status.ts"
+import { wire } from "./wiring.ts"
 
 /**
  * The gateway in front of two instances of the reference MCP server published on npm
@@ -96,14 +96,18 @@ const setup = async (aggregation: Record<string, unknown>) => {
       "test"
     )
   )
-  const gateway = makeGateway(
+  const scope = Effect.runSync(Scope.make())
+  cleanups.push(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+  const wired = await wire(
+    scope,
     config,
     config.backends.map((b) => makeBackendConnection(b))
   )
+  const { gateway } = wired
   cleanups.push(() => gateway.close())
   const endpoint = makeMcpEndpoint({ name: "vmcp", version: "0.0.0", router: gateway })
   cleanups.push(() => endpoint.close())
-  gateway.onListChanged = (kind) => endpoint.listChanged(kind)
+  await wired.serve(endpoint)
   const http = await startHttpServer({
     host: "127.0.0.1",
     port: 0,
@@ -112,10 +116,8 @@ const setup = async (aggregation: Record<string, unknown>) => {
     status: () => undefined
   })
   cleanups.push(() => http.close())
-  const scope = Effect.runSync(Scope.make())
-  cleanups.push(() => Effect.runPromise(Scope.close(scope, Exit.void)))
   const { reporter, published } = recorder()
-  await Effect.runPromise(Scope.provide(startStatus({ config, gateway, reporters: [reporter] }), scope))
+  await wired.startStatus({ reporters: [reporter] })
   // Every backend healthy and discovered: its prompts counted.
   const ready = await published((s) =>
     s.backends.every((b) => b.health === "healthy" && (b.promptCount ?? 0) > 0)

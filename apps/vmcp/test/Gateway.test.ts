@@ -8,7 +8,7 @@ import { decodeConfig } from "../src/Config.ts"
 import { runCli } from "../src/cli/Commands.ts"
 import { makeBackendConnection } from "../src/gateway/BackendConnection.ts"
 import { makeGateway } from "../src/gateway/Gateway.ts"
-import { makeMcpEndpoint } from "../src/gateway/McpEndpoint.ts"
+import { type McpEndpoint, makeMcpEndpoint } from "../src/gateway/McpEndpoint.ts"
 import { type HttpServer, startHttpServer } from "../src/server/HttpServer.ts"
 
 const cleanups: Array<() => Promise<unknown>> = []
@@ -49,11 +49,13 @@ const setup = async () => {
     )
   )
   const connections = config.backends.map((b) => makeBackendConnection(b))
-  const gateway = makeGateway(config, connections)
+  // The endpoint is made over the gateway, so the gateway reaches it through this variable.
+  let endpoint: McpEndpoint | undefined
+  const gateway = makeGateway(config, connections, { announce: (kind) => endpoint?.listChanged(kind) })
   cleanups.push(() => gateway.close())
-  const endpoint = makeMcpEndpoint({ name: "vmcp", version: "0.0.0", router: gateway })
-  cleanups.push(() => endpoint.close())
-  gateway.onListChanged = (kind) => endpoint.listChanged(kind)
+  endpoint = makeMcpEndpoint({ name: "vmcp", version: "0.0.0", router: gateway })
+  const served = endpoint
+  cleanups.push(() => served.close())
   const http: HttpServer = await startHttpServer({
     host: "127.0.0.1",
     port: 0,

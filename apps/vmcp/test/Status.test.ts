@@ -4,23 +4,13 @@ import { Effect, Exit, Option, Scope, Stream, SubscriptionRef } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { decodeConfig } from "../src/Config.ts"
 import { makeBackendConnection } from "../src/gateway/BackendConnection.ts"
-import { type Gateway, makeGateway } from "../src/gateway/Gateway.ts"
-import { type StatusRuntime, startStatus } from "../src/status/Status.ts"
+import type { StatusRuntime } from "../src/status/Status.ts"
+import { wire } from "./wiring.ts"
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
-
-/** Resolves when the gateway's tool table next changes. */
-const nextToolsChange = (gateway: Pick<Gateway, "onListChanged">) =>
-  new Promise<void>((resolve) => {
-    gateway.onListChanged = (kind) => {
-      if (kind !== "tools") return
-      gateway.onListChanged = undefined
-      resolve()
-    }
-  })
 
 /** A reporter given to the publisher: `published` waits for a status it was handed. */
 const recorder = () => {
@@ -65,20 +55,19 @@ const startAll = async (backends: ReadonlyArray<TestBackend>, waitForTools = tru
       "test"
     )
   )
-  const gateway = makeGateway(
+  const scope = Effect.runSync(Scope.make())
+  cleanups.push(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+  const wired = await wire(
+    scope,
     config,
     config.backends.map((b) => makeBackendConnection(b))
   )
+  const { gateway } = wired
   cleanups.push(() => gateway.close())
-  const scope = Effect.runSync(Scope.make())
-  cleanups.push(() => Effect.runPromise(Scope.close(scope, Exit.void)))
-  const firstTools = nextToolsChange(gateway)
   const { reporter, published } = recorder()
-  const status: StatusRuntime = await Effect.runPromise(
-    Scope.provide(startStatus({ config, gateway, reporters: [reporter] }), scope)
-  )
-  if (waitForTools) await firstTools
-  return { gateway, status, published }
+  const status: StatusRuntime = await wired.startStatus({ reporters: [reporter] })
+  if (waitForTools) await wired.changed("tools", 0)
+  return { gateway, status, published, changed: wired.changed }
 }
 
 const start = (backendUrl: string, headers: Record<string, string> = {}, waitForTools = true) =>
@@ -127,22 +116,21 @@ describe("the status pipeline (health → gateway → publisher)", () => {
   it("follows the backend's tools/list_changed: a new tool is offered at once", async () => {
     const web = await startMcpBackend({ tools: [{ name: "search" }] })
     cleanups.push(() => web.close())
-    const { gateway } = await start(web.url)
-    const changed = nextToolsChange(gateway)
+    const { gateway, changed } = await start(web.url)
+    const next = changed("tools")
     await web.addTool({ name: "fetch" })
-    await changed
+    await next
     expect(gateway.tools().map((t) => t.name)).toEqual(["web_fetch", "web_search"])
   })
 
   it("a burst of tools/list_changed ends with the backend's last tool set", async () => {
     const web = await startMcpBackend({ tools: [{ name: "search" }] })
     cleanups.push(() => web.close())
-    const { gateway, published } = await start(web.url)
+    const { gateway, published, changed } = await start(web.url)
     const names = ["a", "b", "c", "d", "e"]
     await Promise.all(names.map((name) => web.addTool({ name })))
     const want = ["web_a", "web_b", "web_c", "web_d", "web_e", "web_search"]
-    while (JSON.stringify(gateway.tools().map((t) => t.name)) !== JSON.stringify(want))
-      await nextToolsChange(gateway)
+    while (JSON.stringify(gateway.tools().map((t) => t.name)) !== JSON.stringify(want)) await changed("tools")
     expect(gateway.tools().map((t) => t.name)).toEqual(want)
     // The status counts the last tool set too (at the next probe).
     const counted = await published((s) => (backendOf(s, "web")?.toolCount ?? 0) >= want.length)

@@ -9,9 +9,8 @@ import { Effect, Exit, Scope } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { decodeConfig } from "../src/Config.ts"
 import { makeBackendConnection } from "../src/gateway/BackendConnection.ts"
-import { makeGateway } from "../src/gateway/Gateway.ts"
-import { startStatus } from "../src/status/Status.ts"
 import { makeStatusFeed } from "../src/status/StatusFeed.ts"
+import { wire } from "./wiring.ts"
 
 const cleanups: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => {
@@ -37,11 +36,14 @@ describe("the status feed", () => {
         "test"
       )
     )
-    const gateway = makeGateway(
+    const scope = Effect.runSync(Scope.make())
+    cleanups.push(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+    const wired = await wire(
+      scope,
       config,
       config.backends.map((b) => makeBackendConnection(b))
     )
-    cleanups.push(() => gateway.close())
+    cleanups.push(() => wired.gateway.close())
     let attempts = 0
     const broken = Reporter.make("broken", () =>
       Effect.suspend(() => {
@@ -50,9 +52,7 @@ describe("the status feed", () => {
       })
     )
     const feed = makeStatusFeed()
-    const scope = Effect.runSync(Scope.make())
-    cleanups.push(() => Effect.runPromise(Scope.close(scope, Exit.void)))
-    await Effect.runPromise(Scope.provide(startStatus({ config, gateway, reporters: [broken], feed }), scope))
+    await wired.startStatus({ reporters: [broken], feed })
 
     const health = () => feed.history().backends.get("web")
     await eventually("web healthy in the history", () => (health()?.health === "healthy" ? true : undefined))

@@ -26,7 +26,7 @@ import { redactErrorResult } from "./ToolErrors.ts"
  * (tools, resources, resource templates, prompts) built from both, and routing with per-backend
  * timeouts (`tools/call`, `resources/read`, `prompts/get`, `completion/complete`). Health decides
  * routability (`setRoutable`); discovery results (`discover` on a connection) feed the tables
- * (`refresh`). Every change of a client-visible list is announced through `onListChanged`.
+ * (`refresh`). Every change of a client-visible list is announced (`GatewayOptions.announce`).
  */
 export interface Gateway extends ToolRouter, CatalogRouter {
   readonly connections: ReadonlyArray<BackendConnection>
@@ -35,8 +35,6 @@ export interface Gateway extends ToolRouter, CatalogRouter {
   readonly setRoutable: (name: string, routable: boolean) => void
   /** Rebuilds the tables from every connection's last discovery. */
   readonly refresh: () => void
-  /** Called once per kind whose client-visible list changed (resource templates count as resources). */
-  onListChanged: ((kind: ListKind) => void) | undefined
   /** Calls in flight now. */
   readonly inFlight: () => number
   /** Refuses new calls from now on and waits (at most `timeoutMs`) for the ones in flight; true if all finished. */
@@ -60,6 +58,15 @@ const describe = (error: unknown, connection: BackendConnection): string => {
   return connection.redact(`${category}${error instanceof Error ? error.message : String(error)}`)
 }
 
+/** Options of `makeGateway`. */
+export interface GatewayOptions {
+  /**
+   * Told once per kind whose client-visible list changed (resource templates count as
+   * resources); the server publishes it on its event bus (`CatalogChanged`).
+   */
+  readonly announce?: (kind: ListKind) => void
+}
+
 /**
  * Makes the gateway over already-made connections.
  *
@@ -72,7 +79,11 @@ const describe = (error: unknown, connection: BackendConnection): string => {
  * const gateway = makeGateway(config, config.backends.map((b) => makeBackendConnection(b)))
  * ```
  */
-export const makeGateway = (config: VmcpConfig, connections: ReadonlyArray<BackendConnection>): Gateway => {
+export const makeGateway = (
+  config: VmcpConfig,
+  connections: ReadonlyArray<BackendConnection>,
+  gatewayOptions: GatewayOptions = {}
+): Gateway => {
   const routable = new Map<string, boolean>(connections.map((c) => [c.name, false]))
   const byName = new Map(connections.map((c) => [c.name, c]))
   const callTimeout = new Map(config.backends.map((b) => [b.name, b.callTimeout ?? config.calls.timeout]))
@@ -101,7 +112,7 @@ export const makeGateway = (config: VmcpConfig, connections: ReadonlyArray<Backe
     const next = aggregate(inputs(), options)
     const changed = changedKinds(table, next)
     table = next
-    for (const kind of changed) gateway.onListChanged?.(kind)
+    for (const kind of changed) gatewayOptions.announce?.(kind)
   }
 
   /**
@@ -217,7 +228,6 @@ export const makeGateway = (config: VmcpConfig, connections: ReadonlyArray<Backe
       rebuild()
     },
     refresh: rebuild,
-    onListChanged: undefined,
     call: async (name, args, signal) => {
       const route = table.tools.find((t) => t.name === name)
       const connection = route === undefined ? undefined : byName.get(route.backend)

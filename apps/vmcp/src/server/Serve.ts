@@ -18,6 +18,7 @@ import { type StatusRuntime, startStatus } from "../status/Status.ts"
 import { makeStatusFeed } from "../status/StatusFeed.ts"
 import { VERSION } from "../Version.ts"
 import { type Authenticator, makeAuthenticator, makeAuthFailureLog, TokenFileError } from "./Auth.ts"
+import { makeServerEvents, routeByEvents } from "./Events.ts"
 import { type HttpServer, Paths, startHttpServer } from "./HttpServer.ts"
 import { ShutdownBudget } from "./ShutdownBudget.ts"
 
@@ -144,13 +145,23 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
         ...(options.configDir === undefined ? {} : { baseDir: options.configDir })
       })
     )
+    // One bus for the running server: the sessions publish on it, and the log, routing, the
+    // endpoint, status derivation and metrics each subscribe (docs/architecture.md#the-reference-app).
+    const events = yield* makeServerEvents
+    for (const connection of connections) {
+      const unsubscribe = connection.subscribe(events.publish)
+      yield* Effect.addFinalizer(() => Effect.sync(unsubscribe))
+    }
     // Crashes and restarts of backend processes, each on one line (docs/behaviours.md#backend-lifecycle).
-    for (const connection of connections)
-      connection.subscribe((event) => {
+    yield* events.on(["Starting", "Started", "Lost"], (event) =>
+      Effect.sync(() => {
         const line = describeSessionEvent(event)
         if (line !== undefined) logger.log({ level: line.level, message: line.message, vmcp })
       })
-    const gateway = makeGateway(config, connections)
+    )
+    const gateway = makeGateway(config, connections, {
+      announce: (kind) => events.publish({ _tag: "CatalogChanged", kind })
+    })
     yield* Effect.addFinalizer(() => Effect.promise(() => gateway.close()))
     const endpoint = makeMcpEndpoint({
       name: config.name,
@@ -160,7 +171,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
       limits: config.limits
     })
     yield* Effect.addFinalizer(() => Effect.promise(() => endpoint.close()))
-    gateway.onListChanged = (kind) => endpoint.listChanged(kind)
+    yield* routeByEvents(events, gateway, endpoint)
 
     const built = yield* Effect.promise(() =>
       buildReporters(selection, config, {
@@ -251,6 +262,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
     const running = yield* startStatus({
       config,
       gateway,
+      events,
       reporters: built.sources,
       prometheus: built.prometheus,
       feed,

@@ -1,6 +1,5 @@
 import {
   type BackendHealthReport,
-  isRoutable,
   Publisher,
   type ReporterSource,
   type RuntimeStatus,
@@ -10,11 +9,12 @@ import {
 } from "@vmcp-status/core"
 import { type CustomBackend, type HealthChecker, publishHealth } from "@vmcp-status/health"
 import type { PrometheusReporter } from "@vmcp-status/prometheus"
-import { Clock, Effect, Queue } from "effect"
+import { Clock, Effect } from "effect"
 import type { VmcpConfig } from "../Config.ts"
 import type { BackendConnection } from "../gateway/BackendConnection.ts"
 import { BackendRestarting } from "../gateway/BackendSession.ts"
 import type { Gateway } from "../gateway/Gateway.ts"
+import type { ServerEvents } from "../server/Events.ts"
 import type { StatusFeed } from "./StatusFeed.ts"
 
 /** How often a backend's lists are fetched again without a `list_changed` (5 min, docs/behaviours.md#discovery). */
@@ -66,11 +66,6 @@ export const healthCheckFor = (
 ): CustomBackend => {
   let discoveredGeneration = -1
   let discoveredAt = 0
-  // The session discovers again itself after `list_changed` (coalesced, at least once a second
-  // during a storm) and says so: the tables follow at once, not at the next probe.
-  connection.subscribe((event) => {
-    if (event._tag === "ListsChanged") gateway.refresh()
-  })
   return {
     name: connection.name,
     transport: connection.transport,
@@ -144,6 +139,11 @@ const withLifecycle = (backend: BackendHealthReport, connection: BackendConnecti
 export interface StatusOptions {
   readonly config: VmcpConfig
   readonly gateway: Gateway
+  /**
+   * The server's event bus: a session lost or starting derives the status again at once, and
+   * every derived status is published on it (`StatusDerived`) for routing and metrics.
+   */
+  readonly events: ServerEvents
   readonly reporters: ReadonlyArray<ReporterSource>
   readonly prometheus?: PrometheusReporter | undefined
   /** Gets every status (redacted) before the reporters do: the history and the live views. */
@@ -179,7 +179,13 @@ export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) 
     interval: config.status.interval,
     stopTimeout: options.stopTimeoutMs ?? 3_000
   })
-  if (options.prometheus !== undefined) yield* options.prometheus.observePublisher(publisher)
+  const prometheus = options.prometheus
+  if (prometheus !== undefined) {
+    yield* prometheus.observePublisher(publisher)
+    yield* options.events.on(["StatusDerived"], ({ status }) =>
+      Effect.sync(() => prometheus.recordStatus(status))
+    )
+  }
   let latest: RuntimeStatus | undefined
   let roundComplete = false
   let finished = false
@@ -217,24 +223,15 @@ export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) 
           status.backends.every((b) => b.lastCheckTime !== undefined)
         )
           roundComplete = true
-        for (const backend of status.backends) gateway.setRoutable(backend.name, isRoutable(backend.health))
-        // Every probe reaches the latency histogram, not only those current at a report.
-        options.prometheus?.recordStatus(status)
+        // Routing (which backends are routable) and metrics (every probe reaches the latency
+        // histogram, not only those current at a report) follow from the bus.
+        options.events.publish({ _tag: "StatusDerived", status })
         return publisher.update(status)
       })
   }
   // A restart shows in the status (restarts, lastExit) at once, not at the next probe.
-  const lifecycleChanged = yield* Queue.sliding<void>(1)
-  for (const connection of gateway.connections)
-    connection.subscribe((event) => {
-      if (event._tag === "Lost" || event._tag === "Starting") Queue.offerUnsafe(lifecycleChanged, undefined)
-    })
-  yield* Effect.forkScoped(
-    Effect.forever(
-      Queue.take(lifecycleChanged).pipe(
-        Effect.andThen(() => (latestRaw === undefined ? Effect.void : sink.update(latestRaw)))
-      )
-    )
+  yield* options.events.on(["Lost", "Starting"], () =>
+    latestRaw === undefined ? Effect.void : sink.update(latestRaw)
   )
   const checker = yield* publishHealth(sink, {
     backends: gateway.connections.map((c) => healthCheckFor(c, gateway, config.health.timeout)),
