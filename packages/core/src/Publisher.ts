@@ -17,7 +17,8 @@ import { fingerprint } from "./Canonical.ts"
 import { InvalidOptionError, ReportDeferred, ReporterStartError } from "./Errors.ts"
 import { redactText } from "./Redact.ts"
 import type { ReportContext, Reporter, ReporterSource, ReportOutcome, ReportTrigger } from "./Reporter.ts"
-import type { RuntimeStatus } from "./RuntimeStatus.ts"
+import { type RuntimeStatus, shuttingDown } from "./RuntimeStatus.ts"
+import { toTimestamp } from "./Timestamp.ts"
 
 /** Defaults of the publisher, in one place. */
 export const PublisherDefaults = {
@@ -70,7 +71,12 @@ export interface Publisher {
   readonly health: Effect.Effect<ReadonlyArray<ReporterHealth>>
   /** Every change of `health`, starting with the current value. */
   readonly healthChanges: Stream.Stream<ReadonlyArray<ReporterHealth>>
-  /** Stops ticking, flushes the latest status to every reporter within `stopTimeout`, releases everything. Idempotent. */
+  /**
+   * Stops ticking, flushes the final status to every reporter within `stopTimeout` (trigger
+   * `final`), releases everything. Idempotent. The final status is `shuttingDown` of the newest
+   * one (phase `Pending`, `Ready=False` reason `ShuttingDown`), derived once here for every
+   * reporter; `current` returns it from then on.
+   */
   readonly stop: Effect.Effect<void>
 }
 
@@ -374,6 +380,12 @@ export const make = Effect.fnUntraced(function* (options: PublisherOptions) {
     stopped = true
     return Effect.gen(function* () {
       yield* Fiber.interrupt(ticker)
+      // The final status is derived here and nowhere else: `shuttingDown` of the newest
+      // (docs/behaviours.md#shutdown).
+      if (latest !== undefined) {
+        const final = shuttingDown(latest.status, toTimestamp(yield* Clock.currentTimeMillis))
+        latest = { status: final, fingerprint: fingerprint(final), trigger: "final" }
+      }
       // The flush runs detached so that a reporter that ignores interruption cannot hold stop
       // past its deadline; whatever is left after the deadline is interrupted in the background.
       const flush = yield* Effect.forkDetach(flushAndRelease)

@@ -294,6 +294,32 @@ describe("Publisher", () => {
     })
   )
 
+  it.effect("derives the final status once: every reporter and current get ShuttingDown of the newest", () =>
+    Effect.gen(function* () {
+      const finals = yield* Ref.make<ReadonlyArray<RuntimeStatus>>([])
+      const recorder = (name: string) =>
+        Reporter.make(name, (s, ctx) =>
+          ctx.trigger === "final" ? Ref.update(finals, (all) => [...all, s]) : Effect.void
+        )
+      const publisher = yield* Publisher.make({ reporters: [recorder("a"), recorder("b")] })
+      yield* publisher.update(nth(2))
+      yield* settle
+      yield* publisher.stop
+      const got = yield* Ref.get(finals)
+      assert.strictEqual(got.length, 2)
+      for (const final of got) {
+        assert.strictEqual(final.phase, "Pending")
+        assert.strictEqual(final.conditions.find((c) => c.type === "Ready")?.reason, "ShuttingDown")
+        assert.deepStrictEqual(
+          final.backends.map((b) => b.name),
+          nth(2).backends.map((b) => b.name)
+        )
+      }
+      assert.strictEqual(got[0], got[1])
+      assert.strictEqual(yield* publisher.current, got[0])
+    })
+  )
+
   it.effect("returns from stop within its deadline while a reporter hangs", () =>
     Effect.gen(function* () {
       const publisher = yield* Publisher.make({ reporters: [hanging], stopTimeout: "5 seconds" })

@@ -15,7 +15,7 @@ const readBody = (req: IncomingMessage) =>
   })
 
 describe("README example: a webhook reporter", () => {
-  it("POSTs each transition to a loopback server, and nothing for non-transitions", async () => {
+  it("POSTs each transition to a loopback server (shutdown included), and nothing for non-transitions", async () => {
     const received: Array<{ phase: string; backends: Array<{ name: string; from?: string; to?: string }> }> =
       []
     const server = createServer(async (req, res) => {
@@ -38,7 +38,9 @@ describe("README example: a webhook reporter", () => {
         phase: "Degraded",
         backends: [{ name: "jira", from: "healthy", to: "unhealthy" }]
       })
-      expect(received).toHaveLength(2)
+      // stop hands reporters the final status (ShuttingDown, phase Pending): one more transition.
+      expect(received).toHaveLength(3)
+      expect(received[2]?.phase).toBe("Pending")
     } finally {
       server.close()
     }

@@ -1,11 +1,5 @@
-import {
-  Reporter,
-  type RuntimeStatus,
-  type ScopedReporter,
-  shuttingDown,
-  toTimestamp
-} from "@vmcp-status/core"
-import { Clock, Effect } from "effect"
+import { Reporter, type RuntimeStatus, type ScopedReporter } from "@vmcp-status/core"
+import { Effect } from "effect"
 import { makeEventRecorder } from "./internal/EventRecorder.ts"
 import { clientFromOptions, type KubeConfigOptions, type RequestEvent } from "./internal/KubeClient.ts"
 import { makeLeaderElector } from "./internal/LeaderElector.ts"
@@ -68,8 +62,9 @@ export interface K8sReporterOptions extends TargetOptions, KubeConfigOptions {
  * The Kubernetes reporter: writes the owned part of the custom resource's `.status` by
  * server-side apply (see `makeStatusApplier`), emits Events on transitions (see
  * `makeEventRecorder`) and, with `leaderElection`, writes only while it holds the Lease (see
- * `makeLeaderElector`). On stop the leader writes the final status (in `full` mode
- * `Ready=False`, reason `ShuttingDown`), then releases the Lease.
+ * `makeLeaderElector`). On stop the leader writes the final status the publisher derived
+ * (`Ready=False`, reason `ShuttingDown`; in `runtime` mode only the fields it owns), then
+ * releases the Lease.
  *
  * @example
  * ```ts
@@ -150,10 +145,9 @@ export const makeK8sReporter = (options: K8sReporterOptions = {}): ScopedReporte
         latest = status
         if (!isLeader()) return "skipped" as const
         if (context.trigger === "final") {
-          const final =
-            mode === "full" ? shuttingDown(status, toTimestamp(yield* Clock.currentTimeMillis)) : status
-          yield* record(final)
-          return yield* applier.report(final, { final: true })
+          // The publisher derived the final status (`shuttingDown`); it is written as given.
+          yield* record(status)
+          return yield* applier.report(status, { final: true })
         }
         // Enqueued only: Events never delay the status write.
         yield* record(status)

@@ -407,7 +407,8 @@ describe("makePrometheusReporter", () => {
       text,
       `vmcp_reports_total{reporter="prometheus",outcome="written"} ${health[0]!.outcomes.written}`
     )
-    assert.include(text, `vmcp_phase{phase="Ready"} 1`)
+    // stop hands every reporter the final status the publisher derived: ShuttingDown, phase Pending.
+    assert.include(text, `vmcp_phase{phase="Pending"} 1`)
     stopObserving()
     metrics.recordReporterHealth(
       health.map((h) => ({ ...h, outcomes: { ...h.outcomes, error: h.outcomes.error + 1 } }))

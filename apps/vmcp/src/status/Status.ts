@@ -3,13 +3,11 @@ import {
   Publisher,
   type ReporterSource,
   type RuntimeStatus,
-  shuttingDown,
-  toTimestamp,
   withHistoryFields
 } from "@vmcp-status/core"
 import { type CustomBackend, type HealthChecker, publishHealth } from "@vmcp-status/health"
 import type { PrometheusReporter } from "@vmcp-status/prometheus"
-import { Clock, Effect } from "effect"
+import { Effect } from "effect"
 import type { VmcpConfig } from "../Config.ts"
 import type { BackendConnection } from "../gateway/BackendConnection.ts"
 import { BackendRestarting } from "../gateway/BackendSession.ts"
@@ -252,13 +250,16 @@ export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) 
   const finish = Effect.gen(function* () {
     if (finished) return
     yield* checker.stop
-    const now = yield* Clock.currentTimeMillis
-    const final = latest === undefined ? undefined : shuttingDown(latest, toTimestamp(now))
-    if (final !== undefined) yield* publisher.update(final)
     finished = true
-    if (final !== undefined) latest = final
-    if (final !== undefined) options.feed?.publish(final)
+    // The publisher derives the final status (`ShuttingDown`) and hands it to every reporter;
+    // `/status`, the stream and the page show the same one.
     yield* publisher.stop
+    const final = yield* publisher.current
+    if (final !== undefined) {
+      latest = final
+      options.feed?.publish(final)
+      options.events.publish({ _tag: "StatusDerived", status: final })
+    }
   })
   const runtime: StatusRuntime = {
     current: () => latest,
