@@ -242,6 +242,10 @@ export const startHttpServer = (options: HttpServerOptions): Promise<HttpServer>
     }
   })
   return new Promise((resolve, reject) => {
+    // Idle keep-alive sockets stay open 65 s, past the 60 s idle timeout of common proxies and
+    // load balancers, so the server is never the side that closes a socket a client is about to
+    // reuse (Node's 5 s default raced busy clients into ECONNRESET).
+    server.keepAliveTimeout = 65_000
     server.once("error", reject)
     server.listen(options.port, options.host, () => {
       server.off("error", reject)
