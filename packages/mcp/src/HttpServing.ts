@@ -289,14 +289,16 @@ export const makeMcpHttpServing = (options: McpHttpServingOptions): McpHttpServi
           node(req as Parameters<typeof node>[0], res, parsedBody)
         )
       } catch {
-        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" })
-        res.end(
-          JSON.stringify({
-            jsonrpc: "2.0",
-            id: null,
-            error: { code: ProtocolErrorCode.InternalError, message: "internal error" }
-          })
-        )
+        // A stream already under way is only ended: a JSON body inside it would be garbage.
+        if (res.headersSent) res.end()
+        else
+          res.writeHead(500, { "content-type": "application/json" }).end(
+            JSON.stringify({
+              jsonrpc: "2.0",
+              id: null,
+              error: { code: ProtocolErrorCode.InternalError, message: "internal error" }
+            })
+          )
       }
     },
     fetch: (request, requestOptions) => {

@@ -280,6 +280,55 @@ describe("2026-07 era: per request", () => {
   })
 })
 
+describe("error answers", () => {
+  const initialize = {
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } }
+  }
+  const post = (body: string) =>
+    new Request("http://127.0.0.1/mcp", {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body
+    })
+
+  it("a server factory that throws: 500 with JSON-RPC -32603 internal error, never the error's text", async () => {
+    const serving = makeMcpHttpServing({
+      createServer: () => {
+        throw new Error("db password is hunter2")
+      }
+    })
+    cleanups.push(() => serving.close())
+    const response = await serving.fetch(post(JSON.stringify(initialize)))
+    expect(response.status).toBe(500)
+    const text = await response.text()
+    expect(JSON.parse(text)).toEqual({
+      jsonrpc: "2.0",
+      id: null,
+      error: { code: -32603, message: "internal error" }
+    })
+    expect(text).not.toContain("hunter2")
+    expect(serving.sessionCount()).toBe(0)
+  })
+
+  it("a body over 4 MiB through the fetch face: 413, no session", async () => {
+    const { serving, contexts } = await serve()
+    const huge = JSON.stringify({
+      ...initialize,
+      params: { ...initialize.params, pad: "x".repeat(4 * 1024 * 1024) }
+    })
+    const response = await serving.fetch(post(huge), { client: "alice" })
+    expect(response.status).toBe(413)
+    expect(serving.sessionCount()).toBe(0)
+    // Under the bound the same face opens a session for the named client.
+    expect((await serving.fetch(post(JSON.stringify(initialize)), { client: "alice" })).status).toBe(200)
+    expect(serving.sessionCount()).toBe(1)
+    expect(contexts).toEqual([expect.objectContaining({ era: "2025", client: "alice" })])
+  })
+})
+
 describe("closing", () => {
   it("closes every session; a later request gets 503", async () => {
     const { serving, url } = await serve()
