@@ -3,3 +3,7 @@
  * (@vmcp-status/health) and the testkit share, so that each protocol detail lives in one place.
  */
 export const PACKAGE = "@vmcp-status/mcp"
+
+// Streamable HTTP serving for both protocol eras (2025 sessions and 2026-07-28).
+export * from "./ClientIdentity.ts"
+export * from "./HttpServing.ts"

@@ -1,17 +1,9 @@
-import { randomUUID } from "node:crypto"
 import { createServer, type Server as HttpServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { setTimeout as delay } from "node:timers/promises"
 import { toNodeHandler } from "@modelcontextprotocol/node"
-import {
-  createMcpHandler,
-  isInitializeRequest,
-  isLegacyRequest,
-  type McpHttpHandler,
-  ProtocolErrorCode,
-  type Server,
-  WebStandardStreamableHTTPServerTransport
-} from "@modelcontextprotocol/server"
+import { ProtocolErrorCode } from "@modelcontextprotocol/server"
+import { type ListChangedKind, type McpHttpServing, makeMcpHttpServing } from "@vmcp-status/mcp"
 import { Effect, type Scope } from "effect"
 import { McpBackendError } from "./Errors.ts"
 import {
@@ -92,24 +84,6 @@ export interface McpBackendHandle {
   readonly close: () => Promise<void>
 }
 
-interface Session {
-  readonly transport: WebStandardStreamableHTTPServerTransport
-  readonly server: Server
-  /** The client's GET stream is open, so notifications reach it. */
-  listening: boolean
-  /** Lists that changed before the GET stream opened; announced once it does. */
-  readonly pending: Set<ListKind>
-}
-
-type ListKind = "tools" | "prompts" | "resources"
-
-const sendChanged = (server: Server, kind: ListKind): Promise<void> =>
-  kind === "tools"
-    ? server.sendToolListChanged()
-    : kind === "prompts"
-      ? server.sendPromptListChanged()
-      : server.sendResourceListChanged()
-
 const MCP_PATH = "/mcp"
 const DEFAULT_TOOLS: ReadonlyArray<FixtureTool> = [{ name: "echo", description: "Answers with a fixed text" }]
 
@@ -143,7 +117,8 @@ const errorMessage = (error: unknown) => (error instanceof Error ? error.message
 /**
  * Starts a real MCP server (SDK v2) on `127.0.0.1` that serves Streamable HTTP to 2025-era
  * clients (sessions, `initialize`) and 2026-07-28 clients (per-request, `subscriptions/listen`),
- * and whose behaviour can be switched at run time.
+ * and whose behaviour can be switched at run time. The serving is the gateway's own
+ * (`makeMcpHttpServing` from @vmcp-status/mcp, default bounds); the modes wrap it.
  *
  * @example
  * ```ts
@@ -168,53 +143,12 @@ export const startMcpBackend = async (options: McpBackendOptions = {}): Promise<
   }
   const makeServer = () => makeToolServer(info, currentTools, catalog)
   const counts: Record<string, number> = {}
-  const sessions = new Map<string, Session>()
   let mode: McpBackendMode = options.mode ?? { kind: "up" }
   let closed = false
   // Aborted when the port closes, so requests waiting in `slow` mode give up.
   let generation = new AbortController()
-  let modern: McpHttpHandler = createMcpHandler(makeServer, { legacy: "reject" })
-
-  const legacy = async (request: Request, parsedBody: unknown): Promise<Response> => {
-    const sessionId = request.headers.get("mcp-session-id")
-    if (sessionId !== null) {
-      const session = sessions.get(sessionId)
-      if (session === undefined) {
-        return json(404, jsonRpcError(null, ProtocolErrorCode.InvalidRequest, "Session not found"))
-      }
-      const response = await session.transport.handleRequest(request, { parsedBody })
-      if (request.method === "GET" && response.ok) {
-        session.listening = true
-        if (session.pending.size > 0) {
-          const kinds = [...session.pending]
-          session.pending.clear()
-          setImmediate(() => {
-            for (const kind of kinds) void sendChanged(session.server, kind).catch(() => undefined)
-          })
-        }
-      }
-      return response
-    }
-    if (request.method === "POST" && isInitializeRequest(parsedBody)) {
-      const server = makeServer()
-      const transport: WebStandardStreamableHTTPServerTransport =
-        new WebStandardStreamableHTTPServerTransport({
-          sessionIdGenerator: randomUUID,
-          onsessioninitialized: (id) => {
-            sessions.set(id, { transport, server, listening: false, pending: new Set() })
-          },
-          onsessionclosed: (id) => {
-            sessions.delete(id)
-          }
-        })
-      transport.onclose = () => {
-        if (transport.sessionId !== undefined) sessions.delete(transport.sessionId)
-      }
-      await server.connect(transport)
-      return transport.handleRequest(request, { parsedBody })
-    }
-    return json(400, jsonRpcError(null, ProtocolErrorCode.InvalidRequest, "No valid session ID provided"))
-  }
+  // The sessions and both eras; a new one each time the fixture comes up (a restarted process).
+  let serving: McpHttpServing = makeMcpHttpServing({ createServer: makeServer })
 
   const fetch = async (request: Request): Promise<Response> => {
     if (new URL(request.url).pathname !== MCP_PATH) return json(404, { error: `serve MCP at ${MCP_PATH}` })
@@ -268,9 +202,7 @@ export const startMcpBackend = async (options: McpBackendOptions = {}): Promise<
       default:
         break
     }
-    return (await isLegacyRequest(request, parsedBody))
-      ? legacy(request, parsedBody)
-      : modern.fetch(request, { parsedBody })
+    return serving.fetch(request, parsedBody === undefined ? {} : { parsedBody })
   }
 
   const nodeHandler = toNodeHandler({ fetch })
@@ -294,16 +226,13 @@ export const startMcpBackend = async (options: McpBackendOptions = {}): Promise<
 
   const goDown = async () => {
     generation.abort()
-    const open = [...sessions.values()]
-    sessions.clear()
-    await Promise.allSettled(open.map((s) => s.server.close()))
-    await modern.close()
+    await serving.close()
     await closeServer(http)
   }
 
   const goUp = async () => {
     generation = new AbortController()
-    modern = createMcpHandler(makeServer, { legacy: "reject" })
+    serving = makeMcpHttpServing({ createServer: makeServer })
     http = makeHttpServer()
     try {
       await listen(http, port)
@@ -327,17 +256,8 @@ export const startMcpBackend = async (options: McpBackendOptions = {}): Promise<
     if (target.kind !== "down" && wasDown) await goUp()
   }
 
-  // A 2025-era client opens its GET stream just after `initialize`; a change announced before
-  // that would be lost, so such sessions get the notification as soon as the stream opens.
-  const notifyChanged = async (kind: ListKind) => {
-    const all = [...sessions.values()]
-    for (const s of all) if (!s.listening) s.pending.add(kind)
-    await Promise.allSettled(all.filter((s) => s.listening).map((s) => sendChanged(s.server, kind)))
-    if (mode.kind === "down") return
-    if (kind === "tools") modern.notify.toolsChanged()
-    else if (kind === "prompts") modern.notify.promptsChanged()
-    else modern.notify.resourcesChanged()
-  }
+  // While down the serving is closed: there is nobody to tell.
+  const notifyChanged = (kind: ListChangedKind) => serving.listChanged(kind)
   const notifyToolsChanged = () => notifyChanged("tools")
 
   return {
@@ -368,7 +288,7 @@ export const startMcpBackend = async (options: McpBackendOptions = {}): Promise<
       if (resources.delete(uri)) await notifyChanged("resources")
     },
     requestCounts: () => ({ ...counts }),
-    sessionCount: () => sessions.size,
+    sessionCount: () => serving.sessionCount(),
     close: async () => {
       if (closed) return
       closed = true

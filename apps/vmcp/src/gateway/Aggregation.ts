@@ -5,12 +5,13 @@ import type {
   Tool
 } from "@modelcontextprotocol/client"
 import { UriTemplate } from "@modelcontextprotocol/server"
+import type { ListChangedKind } from "@vmcp-status/mcp"
 
 /** How name (and URI) clashes between backends are resolved. */
 export type ConflictResolution = "prefix" | "priority"
 
 /** The lists a client can be told changed: `notifications/<kind>/list_changed` (templates go with resources). */
-export type ListKind = "tools" | "resources" | "prompts"
+export type ListKind = ListChangedKind
 
 /** One backend as the aggregation sees it. */
 export interface AggregationInput {

@@ -1,22 +1,16 @@
-import { AsyncLocalStorage } from "node:async_hooks"
-import { randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { toNodeHandler } from "@modelcontextprotocol/node"
 import {
   type CallToolResult,
   type CompleteRequest,
   type CompleteResult,
-  createMcpHandler,
   type GetPromptResult,
-  isInitializeRequest,
-  isLegacyRequest,
   ProtocolError,
   ProtocolErrorCode,
   type ReadResourceResult,
   Server,
-  type ServerCapabilities,
-  WebStandardStreamableHTTPServerTransport
+  type ServerCapabilities
 } from "@modelcontextprotocol/server"
+import { clientIdentity, makeMcpHttpServing, type SessionClock } from "@vmcp-status/mcp"
 import { LimitDefaults } from "../Config.ts"
 import type {
   ListKind,
@@ -26,8 +20,6 @@ import type {
   RoutedTool
 } from "./Aggregation.ts"
 import { makeByteBudget, makeCallLimiter } from "./CallLimiter.ts"
-import { clientIdentity } from "./ClientIdentity.ts"
-import { makeSessionTable, type SessionClock } from "./SessionTable.ts"
 
 /** What the endpoint serves: the current tool table and a way to call a tool. */
 export interface ToolRouter {
@@ -100,25 +92,6 @@ export interface McpEndpoint {
   readonly close: () => Promise<void>
 }
 
-interface Session {
-  readonly transport: WebStandardStreamableHTTPServerTransport
-  readonly server: Server
-  /** The client's GET stream is open, so notifications reach it. */
-  listening: boolean
-  /** Lists that changed before the GET stream opened: announced once it does. */
-  readonly pending: Set<ListKind>
-}
-
-const send = (server: Server, kind: ListKind): Promise<void> =>
-  kind === "tools"
-    ? server.sendToolListChanged()
-    : kind === "resources"
-      ? server.sendResourceListChanged()
-      : server.sendPromptListChanged()
-
-const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } })
-
 const rpcError = (code: number, message: string) => ({ jsonrpc: "2.0", id: null, error: { code, message } })
 
 /**
@@ -147,27 +120,12 @@ const bodyBytes = (req: IncomingMessage): number => {
 }
 
 /**
- * Reads a POST body once: a `clone()` would keep a second copy of every body (up to 4 MiB) until
- * the request is gone. Unparsable text goes back into a fresh request for the SDK to answer.
- */
-const withParsedBody = async (request: Request): Promise<{ request: Request; parsedBody: unknown }> => {
-  if (request.method !== "POST") return { request, parsedBody: undefined }
-  const text = await request.text()
-  try {
-    return { request, parsedBody: JSON.parse(text) as unknown }
-  } catch {
-    return {
-      request: new Request(request.url, { method: "POST", headers: request.headers, body: text }),
-      parsedBody: undefined
-    }
-  }
-}
-
-/**
- * Serves the aggregated tools, resources, resource templates and prompts to MCP clients of both protocol eras: 2025-era clients get a
- * session (`initialize`, `Mcp-Session-Id`, a GET stream for notifications); 2026-07-28 clients
- * are served per request with `subscriptions/listen` for change notifications. `handle` checks
- * neither `Origin` nor `Host`: `startHttpServer` does, on every route, before it calls `handle`.
+ * Serves the aggregated tools, resources, resource templates and prompts to MCP clients of both
+ * protocol eras through `makeMcpHttpServing` (@vmcp-status/mcp): 2025-era clients get a session
+ * (`initialize`, `Mcp-Session-Id`, a GET stream for notifications), bounded per client, in all and
+ * by idle time; 2026-07-28 clients are served per request with `subscriptions/listen` for change
+ * notifications. On top, the request-byte and call bounds of `limits`. `handle` checks neither
+ * `Origin` nor `Host`: `startHttpServer` does, on every route, before it calls `handle`.
  *
  * @example
  * ```ts
@@ -198,32 +156,17 @@ export const makeMcpEndpoint = (options: {
     maxPerKey: limits.maxConcurrentCallsPerSession ?? LimitDefaults.maxConcurrentCallsPerSession
   })
   const requestBytes = makeByteBudget(limits.maxRequestBytesInFlight ?? LimitDefaults.maxRequestBytesInFlight)
-  const identityOf = options.clientIdentity ?? clientIdentity
-  // The client identity of the request being handled, across the SDK's handler and our callbacks.
-  const requestClient = new AsyncLocalStorage<string>()
-  // Bounded per client, over all, and by idle time; clients that vanish without DELETE expire.
-  const sessions = makeSessionTable<Session>({
-    maxSessions: options.maxSessions ?? 1000,
-    maxSessionsPerClient: limits.maxSessionsPerClient ?? LimitDefaults.maxSessionsPerClient,
-    idleTimeoutMs: limits.sessionIdleTimeout ?? LimitDefaults.sessionIdleTimeoutMs,
-    ...(options.clock === undefined ? {} : { clock: options.clock }),
-    busy: (id) => calls.inFlight(`session:${id}`) > 0,
-    onEvict: (_id, session) => void session.server.close().catch(() => undefined)
-  })
 
   /** `callKey`: what the per-session bound counts by (the session, or the client per request). */
-  const makeServer = (callKey: () => string, touch: () => void = () => undefined): Server => {
+  const makeServer = (callKey: string): Server => {
     const capabilities = capabilitiesOf(router.offered?.())
     const server = new Server({ name: options.name, version: options.version }, { capabilities })
     // Every request forwarded to a backend counts against the call bounds, refused at once past them.
     const limited = <A>(run: () => Promise<A>): Promise<A> => {
-      const slot = calls.acquire(callKey())
+      const slot = calls.acquire(callKey)
       if (!slot.ok)
         throw new ProtocolError(TOO_MANY_CALLS_RPC_CODE, slot.message, { limit: `limits.${slot.bound}` })
-      return run().finally(() => {
-        slot.release()
-        touch()
-      })
+      return run().finally(slot.release)
     }
     server.setRequestHandler("tools/list", () => ({ tools: router.tools().map((t) => t.tool) }))
     server.setRequestHandler("tools/call", (request, ctx) => {
@@ -259,84 +202,21 @@ export const makeMcpEndpoint = (options: {
     return server
   }
 
-  const modern = createMcpHandler(
-    () => {
-      const client = requestClient.getStore() ?? "unknown"
-      return makeServer(() => `client:${client}`)
-    },
-    { legacy: "reject" }
-  )
-
-  const legacy = async (request: Request, parsedBody: unknown): Promise<Response> => {
-    const sessionId = request.headers.get("mcp-session-id")
-    if (sessionId !== null) {
-      const session = sessions.use(sessionId)
-      if (session === undefined)
-        return json(404, rpcError(ProtocolErrorCode.InvalidRequest, "Session not found: initialize again"))
-      const response = await session.transport.handleRequest(request, { parsedBody })
-      if (request.method === "GET" && response.ok) {
-        session.listening = true
-        if (session.pending.size > 0) {
-          const kinds = [...session.pending]
-          session.pending.clear()
-          setImmediate(() => {
-            for (const kind of kinds) void send(session.server, kind).catch(() => undefined)
-          })
-        }
-      }
-      return response
-    }
-    if (request.method === "POST" && isInitializeRequest(parsedBody)) {
-      const client = requestClient.getStore() ?? "unknown"
-      let id: string | undefined
-      const server = makeServer(
-        () => `session:${id}`,
-        () => {
-          if (id !== undefined) sessions.use(id)
-        }
-      )
-      const transport: WebStandardStreamableHTTPServerTransport =
-        new WebStandardStreamableHTTPServerTransport({
-          sessionIdGenerator: randomUUID,
-          onsessioninitialized: (sessionId) => {
-            id = sessionId
-            sessions.add(sessionId, client, { transport, server, listening: false, pending: new Set() })
-          },
-          onsessionclosed: (id) => {
-            sessions.delete(id)
-          }
-        })
-      transport.onclose = () => {
-        if (transport.sessionId !== undefined) sessions.delete(transport.sessionId)
-      }
-      await server.connect(transport)
-      return transport.handleRequest(request, { parsedBody })
-    }
-    return json(400, rpcError(ProtocolErrorCode.InvalidRequest, "No valid session ID provided"))
-  }
+  // Sessions (bounded per client, in all and by idle time) and both eras live in the serving;
+  // a session with a request in flight is not idle.
+  const serving = makeMcpHttpServing({
+    createServer: (context) =>
+      makeServer(context.era === "2025" ? `session:${context.sessionId}` : `client:${context.client}`),
+    maxSessions: options.maxSessions ?? 1000,
+    maxSessionsPerClient: limits.maxSessionsPerClient ?? LimitDefaults.maxSessionsPerClient,
+    sessionIdleMs: limits.sessionIdleTimeout ?? LimitDefaults.sessionIdleTimeoutMs,
+    clientIdentity: options.clientIdentity ?? clientIdentity,
+    ...(options.clock === undefined ? {} : { clock: options.clock })
+  })
 
   const listChanged = (kind: ListKind): void => {
-    // A 2025-era client opens its GET stream just after `initialize`; a change before that
-    // would be lost, so it is announced as soon as the stream opens. A session that was not
-    // offered the kind at `initialize` is not told (its client has no handler for it).
-    for (const s of sessions.values()) {
-      if (kind !== "tools" && s.server.getCapabilities()[kind] === undefined) continue
-      if (s.listening) void send(s.server, kind).catch(() => undefined)
-      else s.pending.add(kind)
-    }
-    if (kind === "tools") modern.notify.toolsChanged()
-    else if (kind === "resources") modern.notify.resourcesChanged()
-    else modern.notify.promptsChanged()
+    void serving.listChanged(kind)
   }
-
-  const node = toNodeHandler({
-    fetch: async (incoming: Request): Promise<Response> => {
-      const { request, parsedBody } = await withParsedBody(incoming)
-      return (await isLegacyRequest(request, parsedBody))
-        ? legacy(request, parsedBody)
-        : modern.fetch(request, { parsedBody })
-    }
-  })
 
   return {
     handle: async (req, res) => {
@@ -356,20 +236,11 @@ export const makeMcpEndpoint = (options: {
         return
       }
       res.once("close", release)
-      try {
-        await requestClient.run(identityOf(req), () => node(req as Parameters<typeof node>[0], res))
-      } catch {
-        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" })
-        res.end(JSON.stringify(rpcError(ProtocolErrorCode.InternalError, "internal error")))
-      }
+      await serving.handle(req, res)
     },
     toolsChanged: () => listChanged("tools"),
     listChanged,
-    sessionCount: () => sessions.size(),
-    close: async () => {
-      const open = sessions.clear()
-      await Promise.allSettled(open.map((s) => s.server.close()))
-      await modern.close()
-    }
+    sessionCount: serving.sessionCount,
+    close: serving.close
   }
 }

@@ -21,15 +21,15 @@ export type EvictionReason = "client-limit" | "server-limit" | "idle"
 
 /** Options of `makeSessionTable`. */
 export interface SessionTableOptions<V> {
-  /** Sessions kept at most over all clients (`listen.maxSessions`). */
+  /** Sessions kept at most over all clients. */
   readonly maxSessions: number
-  /** Sessions kept at most per client identity (`limits.maxSessionsPerClient`). */
+  /** Sessions kept at most per client identity. */
   readonly maxSessionsPerClient: number
-  /** A session not used for this long is dropped (`limits.sessionIdleTimeout`). */
+  /** A session not used for this long is dropped. */
   readonly idleTimeoutMs: number
   readonly clock?: SessionClock
   /** A session in use (a call in flight) is not idle, however long ago it was touched. */
-  readonly busy?: (id: string) => boolean
+  readonly busy?: (id: string, session: V) => boolean
   /** Called for every session the table drops (not for `delete`): close it here. */
   readonly onEvict: (id: string, session: V, reason: EvictionReason) => void
 }
@@ -63,14 +63,14 @@ export const idleSweepInterval = (idleTimeoutMs: number): number =>
   Math.max(1_000, Math.min(60_000, Math.floor(idleTimeoutMs / 2)))
 
 /**
- * The session table of the MCP endpoint, bounded three ways: per client identity (a client that
+ * The session table of the Streamable HTTP serving (2025 era), bounded three ways: per client identity (a client that
  * opens too many loses its own oldest, never another client's), over all clients (the client
  * holding the most sessions loses its oldest), and by idle time. A flood of `initialize` from
  * one client can thus never evict other clients' sessions while it stays within its own bound.
  *
  * @example
  * ```ts
- * import { makeSessionTable } from "@vmcp-status/vmcp"
+ * import { makeSessionTable } from "./internal/SessionTable.ts"
  *
  * const table = makeSessionTable<string>({ maxSessions: 1000, maxSessionsPerClient: 1,
  *   idleTimeoutMs: 60_000, onEvict: (id, _s, reason) => console.log(id, reason) })
@@ -125,7 +125,7 @@ export const makeSessionTable = <V>(options: SessionTableOptions<V>): SessionTab
     for (const [id, entry] of [...entries]) {
       // In order of last use: the first recent one ends the search (busy ones are skipped).
       if (entry.lastUsed > cutoff) break
-      if (options.busy?.(id) === true) continue
+      if (options.busy?.(id, entry.session) === true) continue
       evict(id, "idle")
     }
   }

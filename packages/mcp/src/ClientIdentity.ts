@@ -10,7 +10,7 @@ const subjectOf = (auth: AuthInfo | undefined): string | undefined => {
 }
 
 /**
- * Who a request comes from, for the per-client bounds (`limits.maxSessionsPerClient`). When an
+ * Who a request comes from, for the per-client session bound (`maxSessionsPerClient` of `makeMcpHttpServing`). When an
  * authentication layer has set `req.auth` (the MCP SDK's `AuthInfo`, which `toNodeHandler` also
  * forwards to handlers), the authenticated subject (`extra.sub`, else `clientId`; never the
  * token); otherwise the remote address (IPv4-mapped IPv6 as plain IPv4). `X-Forwarded-For` is not
@@ -20,7 +20,7 @@ const subjectOf = (auth: AuthInfo | undefined): string | undefined => {
  * @example
  * ```ts
  * import type { IncomingMessage } from "node:http"
- * import { clientIdentity } from "@vmcp-status/vmcp"
+ * import { clientIdentity } from "@vmcp-status/mcp"
  *
  * declare const req: IncomingMessage
  * clientIdentity(req) // "addr:127.0.0.1"

@@ -1,15 +1,10 @@
-import { IncomingMessage } from "node:http"
-import { Socket } from "node:net"
-import type { AuthInfo } from "@modelcontextprotocol/server"
 import { describe, expect, it } from "vitest"
-import { makeCallLimiter } from "../src/gateway/CallLimiter.ts"
-import { clientIdentity } from "../src/gateway/ClientIdentity.ts"
 import {
   type EvictionReason,
   idleSweepInterval,
   makeSessionTable,
   type SessionClock
-} from "../src/gateway/SessionTable.ts"
+} from "../src/internal/SessionTable.ts"
 
 const setup = (options: {
   maxSessions: number
@@ -110,48 +105,5 @@ describe("the session table", () => {
     [100, 1_000]
   ])("looks for idle sessions of a %i ms timeout every %i ms", (timeout, interval) => {
     expect(idleSweepInterval(timeout)).toBe(interval)
-  })
-})
-
-describe("the call limiter", () => {
-  it("refuses past the per-key bound, then past the global one, and frees slots once", () => {
-    const limiter = makeCallLimiter({ maxConcurrent: 3, maxPerKey: 2 })
-    const a1 = limiter.acquire("a")
-    limiter.acquire("a")
-    const a3 = limiter.acquire("a")
-    expect(a3).toMatchObject({ ok: false, bound: "maxConcurrentCallsPerSession" })
-    limiter.acquire("b")
-    expect(limiter.acquire("c")).toMatchObject({ ok: false, bound: "maxConcurrentCalls" })
-    if (!a1.ok) throw new Error("a1 should have a slot")
-    a1.release()
-    a1.release()
-    expect(limiter.inFlight()).toBe(2)
-    expect(limiter.inFlight("a")).toBe(1)
-    expect(limiter.acquire("c").ok).toBe(true)
-  })
-})
-
-describe("the client identity", () => {
-  const req = (remoteAddress: string, auth?: AuthInfo) =>
-    Object.assign(new IncomingMessage(new Socket()), auth === undefined ? {} : { auth }, {
-      socket: { remoteAddress }
-    }) as IncomingMessage & { auth?: AuthInfo }
-
-  it.each([
-    ["an IPv4 peer", req("10.0.0.7"), "addr:10.0.0.7"],
-    ["an IPv4-mapped IPv6 peer", req("::ffff:10.0.0.7"), "addr:10.0.0.7"],
-    ["an IPv6 peer", req("::1"), "addr:::1"],
-    [
-      "an authenticated subject, never the token",
-      req("10.0.0.7", { token: "s3cret", clientId: "ci", scopes: [], extra: { sub: "alice" } }),
-      "auth:alice"
-    ],
-    [
-      "an authenticated client without subject",
-      req("10.0.0.7", { token: "s3cret", clientId: "ci", scopes: [] }),
-      "auth:ci"
-    ]
-  ])("of %s", (_name, request, identity) => {
-    expect(clientIdentity(request)).toBe(identity)
   })
 })
