@@ -3,3 +3,10 @@
  * (@vmcp-status/health) and the testkit share, so that each protocol detail lives in one place.
  */
 export const PACKAGE = "@vmcp-status/mcp"
+
+// Backend sessions: one supervised session per backend (start timeout, restarts, coalescing).
+export * from "./BackendSession.ts"
+export * from "./Errors.ts"
+export type { ProcessEnd } from "./internal/ProcessTransport.ts"
+export * from "./SessionDefaults.ts"
+export * from "./SessionEvent.ts"
