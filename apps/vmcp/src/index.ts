@@ -12,15 +12,13 @@ export * from "./gateway/BackendConnection.ts"
 export {
   BackendRestarting,
   describeSessionEvent,
-  type LineRing,
-  makeLineRing,
   type ProcessEnd,
   refreshDueAt,
   restartDelayMs,
   SessionDefaults,
   type SessionEvent,
   type SessionPhase
-} from "./gateway/BackendSession.ts"
+} from "@vmcp-status/mcp"
 export * from "./gateway/BoundedFetch.ts"
 export * from "./gateway/CallLimiter.ts"
 export * from "./gateway/ClientIdentity.ts"

@@ -8,7 +8,7 @@ import { adminListen, formatConfigIssue, unauthenticatedExposure, type VmcpConfi
 import { type CliIo, ExitCode } from "../cli/CommandLine.ts"
 import { colorsEnabled } from "../cli/Terminal.ts"
 import { backendSecrets, makeBackendConnection } from "../gateway/BackendConnection.ts"
-import { describeSessionEvent } from "../gateway/BackendSession.ts"
+import { describeSessionEvent } from "@vmcp-status/mcp"
 import { makeGateway } from "../gateway/Gateway.ts"
 import { makeMcpEndpoint } from "../gateway/McpEndpoint.ts"
 import { readiness } from "../status/Readiness.ts"

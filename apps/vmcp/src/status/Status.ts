@@ -13,7 +13,7 @@ import type { PrometheusReporter } from "@vmcp-status/prometheus"
 import { Clock, Effect, Queue } from "effect"
 import type { VmcpConfig } from "../Config.ts"
 import type { BackendConnection } from "../gateway/BackendConnection.ts"
-import { BackendRestarting } from "../gateway/BackendSession.ts"
+import { BackendRestarting } from "@vmcp-status/mcp"
 import type { Gateway } from "../gateway/Gateway.ts"
 import type { StatusFeed } from "./StatusFeed.ts"
 
