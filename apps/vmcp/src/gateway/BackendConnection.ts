@@ -1,5 +1,11 @@
 import { resolve } from "node:path"
-import { type Transport as CoreTransport, makeRedactor, type Redactor, redactUrl, secretsOfUrl } from "@vmcp-status/core"
+import {
+  type Transport as CoreTransport,
+  makeRedactor,
+  type Redactor,
+  redactUrl,
+  secretsOfUrl
+} from "@vmcp-status/core"
 import { type BackendSession, makeBackendSession, SessionDefaults } from "@vmcp-status/mcp"
 import { expandEnv, LimitDefaults, type VmcpBackendConfig } from "../Config.ts"
 import { VERSION } from "../Version.ts"

@@ -9,11 +9,11 @@ import {
   withHistoryFields
 } from "@vmcp-status/core"
 import { type CustomBackend, type HealthChecker, publishHealth } from "@vmcp-status/health"
+import { BackendRestarting } from "@vmcp-status/mcp"
 import type { PrometheusReporter } from "@vmcp-status/prometheus"
 import { Clock, Effect, Queue } from "effect"
 import type { VmcpConfig } from "../Config.ts"
 import type { BackendConnection } from "../gateway/BackendConnection.ts"
-import { BackendRestarting } from "@vmcp-status/mcp"
 import type { Gateway } from "../gateway/Gateway.ts"
 import type { StatusFeed } from "./StatusFeed.ts"
 
