@@ -14,19 +14,22 @@ export class BackendRestarting extends Error {
 
 /**
  * Opening a session failed; `end` says how its process ended, when there was one. `code` is
- * `START_TIMEOUT` when `startTimeoutMs` ran out, `PROCESS_EXITED` when the process ended or could
- * not be spawned, absent otherwise (the cause, e.g. `ECONNREFUSED` or an HTTP status, says more).
+ * `START_TIMEOUT` when `startTimeoutMs` ran out, the spawn error's code when the process could
+ * not be spawned (`ENOENT`, `EACCES`), `PROCESS_EXITED` when it ended while starting, absent
+ * otherwise (the cause, e.g. `ECONNREFUSED` or an HTTP status, says more).
  */
 export class StartFailed extends Error {
   readonly end: ProcessEnd | undefined
   readonly timedOut: boolean
-  readonly code: "START_TIMEOUT" | "PROCESS_EXITED" | undefined
+  readonly code: string | undefined
   constructor(cause: unknown, end: ProcessEnd | undefined, timedOut: boolean) {
     super(cause instanceof Error ? cause.message : String(cause), { cause })
     this.name = "StartFailed"
     this.end = end
     this.timedOut = timedOut
-    this.code = timedOut ? "START_TIMEOUT" : end !== undefined ? "PROCESS_EXITED" : undefined
+    this.code = timedOut
+      ? "START_TIMEOUT"
+      : (end?.error ?? (end !== undefined ? "PROCESS_EXITED" : undefined))
   }
 }
 

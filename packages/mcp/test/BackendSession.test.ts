@@ -184,7 +184,7 @@ describe("a stdio backend session", () => {
     const lost = nextEvent(session, tagged("Lost"))
     const failed = await session.started().catch((e: unknown) => e)
     expect(failed).toBeInstanceOf(StartFailed)
-    expect((failed as StartFailed).code).toBe("PROCESS_EXITED")
+    expect((failed as StartFailed).code).toBe("ENOENT")
     expect(await lost).toMatchObject({ reason: "could not start (ENOENT)", restartInMs: 1_000 })
   })
 
