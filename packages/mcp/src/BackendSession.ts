@@ -59,6 +59,12 @@ export interface BackendSessionOptions {
   /** `list_changed` coalescing and the timeout of the discovery it causes (default `SessionDefaults`). */
   readonly refresh?: { readonly quietMs?: number; readonly maxWaitMs?: number; readonly timeoutMs?: number }
   /**
+   * When a stdio process that is alive but answers nothing counts as hung: after `afterTimeouts`
+   * requests in a row timed out (default 3; 0 never), it gets SIGTERM, then SIGKILL after
+   * `killGraceMs` (default 2 s), and is restarted like a process that exited (reason `hung`).
+   */
+  readonly hang?: { readonly afterTimeouts?: number; readonly killGraceMs?: number }
+  /**
    * Redacts the stderr tails in `lastExit` and the reasons of failed starts (default: a
    * `makeRedactor` over the env values, header values and secret URL parts given here).
    */
@@ -205,6 +211,10 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
   const quietMs = options.refresh?.quietMs ?? SessionDefaults.refreshQuietMs
   const maxWaitMs = options.refresh?.maxWaitMs ?? SessionDefaults.refreshMaxWaitMs
   const refreshTimeoutMs = options.refresh?.timeoutMs ?? SessionDefaults.refreshTimeoutMs
+  const hangAfter = options.hang?.afterTimeouts ?? SessionDefaults.hangAfterTimeouts
+  const hangGraceMs = options.hang?.killGraceMs ?? SessionDefaults.hangKillGraceMs
+  /** Requests in a row that timed out on the current session (any answer resets it). */
+  let timeoutsInARow = 0
   const redact =
     options.redact ??
     makeRedactor({
@@ -280,7 +290,8 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
       close: async () => {
         if (transport instanceof StreamableHTTPClientTransport) await endHttpSession(transport)
         await client.close()
-      }
+      },
+      ...(transport instanceof ProcessTransport ? { kill: (graceMs: number) => transport.kill(graceMs) } : {})
     }
   }
 
@@ -302,11 +313,19 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
    */
   const request = async <A>(run: (c: Client) => Promise<A>, signal?: AbortSignal): Promise<A> => {
     const c = await session.get(signal)
+    const generation = session.generation()
     try {
-      return await run(c)
+      const answer = await run(c)
+      timeoutsInARow = 0
+      return answer
     } catch (error) {
       if (processes.get(c)?.hasEnded === true)
         throw new BackendRestarting(name, "its process exited during the request")
+      if (error instanceof ProtocolError) timeoutsInARow = 0
+      else if (stdio && isTimeout(error) && hangAfter > 0 && ++timeoutsInARow >= hangAfter) {
+        timeoutsInARow = 0
+        session.kill(generation, `hung: no answer to ${hangAfter} requests in a row`, hangGraceMs)
+      }
       if (!stdio && !(error instanceof ProtocolError) && signal?.aborted !== true && !isTimeout(error))
         session.drop()
       throw error

@@ -22,7 +22,11 @@ export const SessionDefaults = {
   /** ...but no later than this after the first unanswered one, however long the storm. */
   refreshMaxWaitMs: 1_000,
   /** The timeout of the discovery a `list_changed` causes. */
-  refreshTimeoutMs: 30_000
+  refreshTimeoutMs: 30_000,
+  /** A stdio process that lets this many requests in a row time out (no answer at all) hangs: it is stopped and restarted. */
+  hangAfterTimeouts: 3,
+  /** A hung process gets SIGTERM, then SIGKILL after this long. */
+  hangKillGraceMs: 2_000
 } as const
 
 /**

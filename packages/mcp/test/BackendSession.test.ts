@@ -241,6 +241,42 @@ describe("a stdio backend session", () => {
   })
 })
 
+describe("a stdio process that hangs", () => {
+  it("is stopped (SIGTERM) after 3 requests in a row time out, and restarted: reason hung", async () => {
+    const log = spawnLogFile()
+    const { session } = stdioSession({ FIXTURE_SPAWN_LOG: log })
+    await session.started()
+    const lost = nextEvent(session, tagged("Lost"))
+    const restarted = nextEvent(session, tagged("Started"))
+    // The fixture answers this call, then nothing more, though its process stays alive.
+    await session.callTool("hang", {}, { timeoutMs: BOUND })
+    for (let i = 0; i < 2; i++) await expect(session.ping({ timeoutMs: 300 })).rejects.toThrow()
+    expect(session.lifecycle().phase).toBe("ready")
+    await expect(session.ping({ timeoutMs: 300 })).rejects.toThrow()
+    const event = await lost
+    expect(event).toMatchObject({ reason: "hung: no answer to 3 requests in a row", restartInMs: 1_000 })
+    expect(event.exit.signal).toBe("SIGTERM")
+    expect(isAlive(spawns(log)[0]!)).toBe(false)
+    await restarted
+    await session.ping({ timeoutMs: BOUND })
+    expect(session.lifecycle()).toMatchObject({ phase: "ready", restarts: 1, lastExit: event.exit })
+  })
+
+  it("one that ignores SIGTERM gets SIGKILL after the grace", async () => {
+    const { session } = stdioSession(
+      { FIXTURE_IGNORE_SIGTERM: "1" },
+      { hang: { afterTimeouts: 1, killGraceMs: 200 } }
+    )
+    await session.started()
+    const lost = nextEvent(session, tagged("Lost"))
+    await session.callTool("hang", {}, { timeoutMs: BOUND })
+    await expect(session.ping({ timeoutMs: 300 })).rejects.toThrow()
+    const event = await lost
+    expect(event.reason).toBe("hung: no answer to 1 requests in a row")
+    expect(event.exit.signal).toBe("SIGKILL")
+  })
+})
+
 describe("a Streamable HTTP backend session", () => {
   it("opens on first use through the given fetch, and close ends the session on the server", async () => {
     const server = await startHttpFixture(["a", "b"])

@@ -135,6 +135,19 @@ export class ProcessTransport implements Transport {
     })
   }
 
+  /** Stops a process that is alive but no longer answers: SIGTERM now, SIGKILL after `graceMs` if it is still there. */
+  kill(graceMs: number): void {
+    const child = this.#child
+    if (child === undefined) return
+    const gone = () => child.exitCode !== null || child.signalCode !== null
+    child.kill("SIGTERM")
+    const timer = setTimeout(() => {
+      if (!gone()) child.kill("SIGKILL")
+    }, graceMs)
+    timer.unref()
+    void this.ended.then(() => clearTimeout(timer))
+  }
+
   /** Ends stdin, then SIGTERM after 2 s and SIGKILL after 2 more, until the process is gone. */
   async close(): Promise<void> {
     const child = this.#child

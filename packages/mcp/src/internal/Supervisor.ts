@@ -11,6 +11,8 @@ export interface Opened<C> {
   /** Resolves when the session ends by itself (for a process: how it ended). */
   readonly ended: Promise<ProcessEnd | undefined>
   readonly close: () => Promise<void>
+  /** Stops a process that hangs (SIGTERM, then SIGKILL after `graceMs`); absent when there is no process. */
+  readonly kill?: (graceMs: number) => void
 }
 
 /** What `makeSupervisor` needs. */
@@ -51,6 +53,11 @@ export interface Supervisor<C> {
   readonly generation: () => number
   /** Drops a reopenable (non-process) session after a transport failure: the next use reopens it. */
   readonly drop: () => void
+  /**
+   * Stops the ready process of session `generation` because it hangs; its end is a loss with
+   * `reason` (then a restart with backoff, like any other loss).
+   */
+  readonly kill: (generation: number, reason: string, graceMs: number) => void
   readonly close: () => Promise<void>
 }
 
@@ -101,6 +108,8 @@ export const makeSupervisor = <C>(options: SupervisorOptions<C>): Supervisor<C> 
   let starting: Promise<C> | undefined
   let startController: AbortController | undefined
   let restartTimer: NodeJS.Timeout | undefined
+  /** Why the current process is being stopped (it hung), for the loss its end is. */
+  let killedBecause: string | undefined
 
   const closedError = () => new SessionClosed(name)
   /** Waiters of `get(…, { throughRestart: true })`, handed the next start when it begins. */
@@ -166,7 +175,9 @@ export const makeSupervisor = <C>(options: SupervisorOptions<C>): Supervisor<C> 
         void opened.ended.then((end) => {
           if (current !== opened || phase === "closed") return
           current = undefined
-          if (options.restartable) lose(end, whyEnded(end))
+          const reason = killedBecause ?? whyEnded(end)
+          killedBecause = undefined
+          if (options.restartable) lose(end, reason)
           else phase = "idle"
         })
         return opened.client
@@ -230,6 +241,12 @@ export const makeSupervisor = <C>(options: SupervisorOptions<C>): Supervisor<C> 
       current = undefined
       phase = "idle"
       void old?.close().catch(() => undefined)
+    },
+    kill: (target, reason, graceMs) => {
+      if (phase !== "ready" || generation !== target || killedBecause !== undefined) return
+      if (current?.kill === undefined) return
+      killedBecause = reason
+      current.kill(graceMs)
     },
     close: async () => {
       phase = "closed"
