@@ -60,8 +60,10 @@ export interface BackendSessionOptions {
   readonly refresh?: { readonly quietMs?: number; readonly maxWaitMs?: number; readonly timeoutMs?: number }
   /**
    * When a stdio process that is alive but answers nothing counts as hung: after `afterTimeouts`
-   * requests in a row timed out (default 3; 0 never), it gets SIGTERM, then SIGKILL after
-   * `killGraceMs` (default 2 s), and is restarted like a process that exited (reason `hung`).
+   * requests in a row (default 3; 0 never) went unanswered (each timed out, or its caller gave up
+   * after at least half its timeout, and the process sent nothing meanwhile), it gets SIGTERM,
+   * then SIGKILL after `killGraceMs` (default 2 s), and is restarted like a process that exited
+   * (reason `hung`).
    */
   readonly hang?: { readonly afterTimeouts?: number; readonly killGraceMs?: number }
   /**
@@ -311,9 +313,14 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
    * timeout or abort, so that the next request reconnects. A request cut by its stdio process
    * ending fails with `BackendRestarting` (`PROCESS_EXITED`).
    */
-  const request = async <A>(run: (c: Client) => Promise<A>, signal?: AbortSignal): Promise<A> => {
+  const request = async <A>(
+    run: (c: Client) => Promise<A>,
+    { timeoutMs, signal }: RequestOptions
+  ): Promise<A> => {
     const c = await session.get(signal)
     const generation = session.generation()
+    const sentAt = Date.now()
+    const receivedBefore = processes.get(c)?.received
     try {
       const answer = await run(c)
       timeoutsInARow = 0
@@ -321,8 +328,15 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
     } catch (error) {
       if (processes.get(c)?.hasEnded === true)
         throw new BackendRestarting(name, "its process exited during the request")
-      if (error instanceof ProtocolError) timeoutsInARow = 0
-      else if (stdio && isTimeout(error) && hangAfter > 0 && ++timeoutsInARow >= hangAfter) {
+      const process = processes.get(c)
+      // Unanswered: it timed out, or its caller gave up after at least half its timeout (a probe's
+      // own deadline), and the process sent nothing at all meanwhile.
+      const unanswered =
+        process !== undefined &&
+        process.received === receivedBefore &&
+        (isTimeout(error) || (signal?.aborted === true && Date.now() - sentAt >= timeoutMs / 2))
+      if (error instanceof ProtocolError || (process !== undefined && !unanswered)) timeoutsInARow = 0
+      else if (unanswered && hangAfter > 0 && ++timeoutsInARow >= hangAfter) {
         timeoutsInARow = 0
         session.kill(generation, `hung: no answer to ${hangAfter} requests in a row`, hangGraceMs)
       }
@@ -371,7 +385,7 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
         )
       ])
       return { tools: t, resources: r, resourceTemplates: rt, prompts: p }
-    }, request_.signal)
+    }, request_)
     tools = found.tools
     resources = found.resources
     resourceTemplates = found.resourceTemplates
@@ -416,12 +430,11 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
   return {
     name,
     started: (signal, startedOptions) => session.get(signal, startedOptions).then(() => undefined),
-    ping: (request_) =>
-      request((c) => c.ping(requestOptions(request_)), request_.signal).then(() => undefined),
+    ping: (request_) => request((c) => c.ping(requestOptions(request_)), request_).then(() => undefined),
     listTools: async (request_) => {
       const result = await request(
         (c) => c.listTools(undefined, { ...requestOptions(request_), cacheMode: "bypass" }),
-        request_.signal
+        request_
       )
       tools = result.tools
       return tools
@@ -439,13 +452,10 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
             { name: tool, ...(args === undefined ? {} : { arguments: args }) },
             requestOptions(request_)
           ) as Promise<CallToolResult>,
-        request_.signal
+        request_
       ),
     readResource: (uri, request_) =>
-      request(
-        (c) => c.readResource({ uri }, { ...requestOptions(request_), cacheMode: "bypass" }),
-        request_.signal
-      ),
+      request((c) => c.readResource({ uri }, { ...requestOptions(request_), cacheMode: "bypass" }), request_),
     getPrompt: (prompt, args, request_) =>
       request(
         (c) =>
@@ -453,10 +463,9 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
             { name: prompt, ...(args === undefined ? {} : { arguments: args }) },
             requestOptions(request_)
           ),
-        request_.signal
+        request_
       ),
-    complete: (params, request_) =>
-      request((c) => c.complete(params, requestOptions(request_)), request_.signal),
+    complete: (params, request_) => request((c) => c.complete(params, requestOptions(request_)), request_),
     generation: session.generation,
     lifecycle: () => ({
       phase: session.phase(),

@@ -262,6 +262,17 @@ describe("a stdio process that hangs", () => {
     expect(session.lifecycle()).toMatchObject({ phase: "ready", restarts: 1, lastExit: event.exit })
   })
 
+  it("a probe that gives up at its own deadline (at least half the request timeout) counts as no answer too", async () => {
+    const { session } = stdioSession({}, { hang: { afterTimeouts: 2 } })
+    await session.started()
+    const lost = nextEvent(session, tagged("Lost"))
+    await session.callTool("hang", {}, { timeoutMs: BOUND })
+    // The request timeout is 30 s, but the probe's own deadline aborts it after 0.3 s... twice.
+    for (let i = 0; i < 2; i++)
+      await expect(session.ping({ timeoutMs: 400, signal: AbortSignal.timeout(300) })).rejects.toThrow()
+    expect(await lost).toMatchObject({ reason: "hung: no answer to 2 requests in a row" })
+  })
+
   it("one that ignores SIGTERM gets SIGKILL after the grace", async () => {
     const { session } = stdioSession(
       { FIXTURE_IGNORE_SIGTERM: "1" },

@@ -43,6 +43,7 @@ export class ProcessTransport implements Transport {
   #child: ChildProcess | undefined
   #end!: (end: ProcessEnd) => void
   #hasEnded = false
+  #received = 0
 
   constructor(params: ProcessParams) {
     this.#params = params
@@ -57,6 +58,11 @@ export class ProcessTransport implements Transport {
   /** True once the process has ended (so a request that just failed failed because of it). */
   get hasEnded(): boolean {
     return this.#hasEnded
+  }
+
+  /** The messages the process has sent so far: one that sends nothing while asked may hang. */
+  get received(): number {
+    return this.#received
   }
 
   /** The process id once spawned. */
@@ -114,6 +120,7 @@ export class ProcessTransport implements Transport {
             continue
           }
           if (message === null) break
+          this.#received++
           this.onmessage?.(message)
         }
       })
