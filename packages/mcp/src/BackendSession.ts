@@ -60,8 +60,9 @@ export interface BackendSessionOptions {
   readonly refresh?: { readonly quietMs?: number; readonly maxWaitMs?: number; readonly timeoutMs?: number }
   /**
    * When a stdio process that is alive but answers nothing counts as hung: after `afterTimeouts`
-   * requests in a row (default 3; 0 never) went unanswered (each timed out, or its caller gave up
-   * after at least half its timeout, and the process sent nothing meanwhile), it gets SIGTERM,
+   * pings in a row (default 3; 0 never) went unanswered (each timed out, or its caller gave up
+   * after at least half its timeout, and the process sent nothing meanwhile; a slow tool call
+   * says nothing about the process), it gets SIGTERM,
    * then SIGKILL after `killGraceMs` (default 2 s), and is restarted like a process that exited
    * (reason `hung`).
    */
@@ -315,7 +316,8 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
    */
   const request = async <A>(
     run: (c: Client) => Promise<A>,
-    { timeoutMs, signal }: RequestOptions
+    { timeoutMs, signal }: RequestOptions,
+    liveness = false
   ): Promise<A> => {
     const c = await session.get(signal)
     const generation = session.generation()
@@ -330,15 +332,16 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
         throw new BackendRestarting(name, "its process exited during the request")
       const process = processes.get(c)
       // Unanswered: it timed out, or its caller gave up after at least half its timeout (a probe's
-      // own deadline), and the process sent nothing at all meanwhile.
+      // own deadline), and the process sent nothing at all meanwhile. Only pings count toward a
+      // hang: a slow tool call says nothing about the process.
       const unanswered =
         process !== undefined &&
         process.received === receivedBefore &&
         (isTimeout(error) || (signal?.aborted === true && Date.now() - sentAt >= timeoutMs / 2))
       if (error instanceof ProtocolError || (process !== undefined && !unanswered)) timeoutsInARow = 0
-      else if (unanswered && hangAfter > 0 && ++timeoutsInARow >= hangAfter) {
+      else if (liveness && unanswered && hangAfter > 0 && ++timeoutsInARow >= hangAfter) {
         timeoutsInARow = 0
-        session.kill(generation, `hung: no answer to ${hangAfter} requests in a row`, hangGraceMs)
+        session.kill(generation, `hung: no answer to ${hangAfter} pings in a row`, hangGraceMs)
       }
       if (!stdio && !(error instanceof ProtocolError) && signal?.aborted !== true && !isTimeout(error))
         session.drop()
@@ -430,7 +433,8 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
   return {
     name,
     started: (signal, startedOptions) => session.get(signal, startedOptions).then(() => undefined),
-    ping: (request_) => request((c) => c.ping(requestOptions(request_)), request_).then(() => undefined),
+    ping: (request_) =>
+      request((c) => c.ping(requestOptions(request_)), request_, true).then(() => undefined),
     listTools: async (request_) => {
       const result = await request(
         (c) => c.listTools(undefined, { ...requestOptions(request_), cacheMode: "bypass" }),

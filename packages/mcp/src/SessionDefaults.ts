@@ -23,7 +23,7 @@ export const SessionDefaults = {
   refreshMaxWaitMs: 1_000,
   /** The timeout of the discovery a `list_changed` causes. */
   refreshTimeoutMs: 30_000,
-  /** A stdio process that lets this many requests in a row time out (no answer at all) hangs: it is stopped and restarted. */
+  /** A stdio process that leaves this many pings in a row unanswered (nothing at all from it) hangs: it is stopped and restarted. */
   hangAfterTimeouts: 3,
   /** A hung process gets SIGTERM, then SIGKILL after this long. */
   hangKillGraceMs: 2_000

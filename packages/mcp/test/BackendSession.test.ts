@@ -242,7 +242,7 @@ describe("a stdio backend session", () => {
 })
 
 describe("a stdio process that hangs", () => {
-  it("is stopped (SIGTERM) after 3 requests in a row time out, and restarted: reason hung", async () => {
+  it("is stopped (SIGTERM) after 3 pings in a row time out, and restarted: reason hung", async () => {
     const log = spawnLogFile()
     const { session } = stdioSession({ FIXTURE_SPAWN_LOG: log })
     await session.started()
@@ -254,7 +254,7 @@ describe("a stdio process that hangs", () => {
     expect(session.lifecycle().phase).toBe("ready")
     await expect(session.ping({ timeoutMs: 300 })).rejects.toThrow()
     const event = await lost
-    expect(event).toMatchObject({ reason: "hung: no answer to 3 requests in a row", restartInMs: 1_000 })
+    expect(event).toMatchObject({ reason: "hung: no answer to 3 pings in a row", restartInMs: 1_000 })
     expect(event.exit.signal).toBe("SIGTERM")
     expect(isAlive(spawns(log)[0]!)).toBe(false)
     await restarted
@@ -270,7 +270,7 @@ describe("a stdio process that hangs", () => {
     // The request timeout is 30 s, but the probe's own deadline aborts it after 0.3 s... twice.
     for (let i = 0; i < 2; i++)
       await expect(session.ping({ timeoutMs: 400, signal: AbortSignal.timeout(300) })).rejects.toThrow()
-    expect(await lost).toMatchObject({ reason: "hung: no answer to 2 requests in a row" })
+    expect(await lost).toMatchObject({ reason: "hung: no answer to 2 pings in a row" })
   })
 
   it("one that ignores SIGTERM gets SIGKILL after the grace", async () => {
@@ -283,7 +283,7 @@ describe("a stdio process that hangs", () => {
     await session.callTool("hang", {}, { timeoutMs: BOUND })
     await expect(session.ping({ timeoutMs: 300 })).rejects.toThrow()
     const event = await lost
-    expect(event.reason).toBe("hung: no answer to 1 requests in a row")
+    expect(event.reason).toBe("hung: no answer to 1 pings in a row")
     expect(event.exit.signal).toBe("SIGKILL")
   })
 })
