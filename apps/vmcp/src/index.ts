@@ -1,3 +1,13 @@
+export {
+  BackendRestarting,
+  describeSessionEvent,
+  type ProcessEnd,
+  refreshDueAt,
+  restartDelayMs,
+  SessionDefaults,
+  type SessionEvent,
+  type SessionPhase
+} from "@vmcp-status/mcp"
 export * from "./Config.ts"
 export * from "./cli/CommandLine.ts"
 export * from "./cli/Commands.ts"
@@ -9,18 +19,6 @@ export * from "./cli/StatusView.ts"
 export * from "./cli/Terminal.ts"
 export * from "./gateway/Aggregation.ts"
 export * from "./gateway/BackendConnection.ts"
-export {
-  BackendRestarting,
-  describeSessionEvent,
-  type LineRing,
-  makeLineRing,
-  type ProcessEnd,
-  refreshDueAt,
-  restartDelayMs,
-  SessionDefaults,
-  type SessionEvent,
-  type SessionPhase
-} from "./gateway/BackendSession.ts"
 export * from "./gateway/BoundedFetch.ts"
 export * from "./gateway/CallLimiter.ts"
 export * from "./gateway/Gateway.ts"

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Writable } from "node:stream"
+import { describeSessionEvent, refreshDueAt, restartDelayMs, type SessionEvent } from "@vmcp-status/mcp"
 import { eventually, parseYamlDocuments, startMcpBackend, stdioBackendCommand } from "@vmcp-status/testkit"
 import { describeWithKube } from "@vmcp-status/testkit/vitest"
 import { Effect } from "effect"
@@ -16,13 +17,6 @@ import { afterEach, describe, expect, it } from "vitest"
 import { decodeConfig, type VmcpBackendConfig } from "../src/Config.ts"
 import { runCli } from "../src/cli/Commands.ts"
 import { makeBackendConnection } from "../src/gateway/BackendConnection.ts"
-import {
-  describeSessionEvent,
-  makeLineRing,
-  refreshDueAt,
-  restartDelayMs,
-  type SessionEvent
-} from "../src/gateway/BackendSession.ts"
 import { runServer } from "../src/server/Serve.ts"
 import { selectReporters } from "../src/status/Reporters.ts"
 import { apply, collectionPath, kubeconfigFile } from "./kube.ts"
@@ -66,27 +60,6 @@ describe("restartDelayMs", () => {
     [60, 60_000]
   ])("restart after %i losses in a row waits %i ms (1 s doubling, capped at 60 s)", (attempt, ms) => {
     expect(restartDelayMs(attempt)).toBe(ms)
-  })
-})
-
-describe("makeLineRing", () => {
-  it("keeps the last lines, whole, across chunks that split them", () => {
-    const ring = makeLineRing(3, 100)
-    ring.push("one\ntw")
-    ring.push("o\nthree\r\nfour\n")
-    expect(ring.lines()).toEqual(["two", "three", "four"])
-    ring.push("fi")
-    expect(ring.lines()).toEqual(["three", "four", "fi"])
-  })
-
-  it("bounds every line and the count, whatever the stream writes", () => {
-    const ring = makeLineRing(2, 10)
-    ring.push(`${"x".repeat(1_000)}\n`)
-    ring.push("y".repeat(1_000_000))
-    const lines = ring.lines()
-    expect(lines).toHaveLength(2)
-    for (const line of lines) expect(line.length).toBeLessThanOrEqual(10)
-    expect(lines[0]).toBe(`${"x".repeat(9)}…`)
   })
 })
 

@@ -112,6 +112,8 @@ export const categorize = (error: unknown): ProbeFailure => {
       if (category !== undefined) return { category, detail: code }
       if (/CERT|TLS|SSL|SELF_SIGNED/.test(code)) return { category: "tls_error", detail: code }
       if (code === "REQUEST_TIMEOUT") return { category: "timeout", detail: "request timed out" }
+      // A session whose start (spawn/connect and `initialize`) outlasted its start timeout.
+      if (code === "START_TIMEOUT") return { category: "timeout", detail: "start timed out" }
       if (code === "CONNECTION_CLOSED" || code === "NOT_CONNECTED" || code === "SEND_FAILED")
         return { category: "connection_reset", detail: "connection closed" }
       if (code === "INVALID_RESULT") return { category: "protocol_error", detail: "invalid result" }

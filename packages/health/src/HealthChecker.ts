@@ -332,9 +332,15 @@ export const make = Effect.fnUntraced(function* (options: HealthOptions) {
       const now = yield* Clock.currentTimeMillis
       const scope = yield* Scope.make()
       const wake = yield* Queue.sliding<void>(1)
-      const prober = makeProber(config, settings.clientInfo, settings.timeoutMs + 5_000, () => {
-        Queue.offerUnsafe(wake, undefined)
-      })
+      const prober = makeProber(
+        config,
+        settings.clientInfo,
+        settings.timeoutMs,
+        settings.timeoutMs + 5_000,
+        () => {
+          Queue.offerUnsafe(wake, undefined)
+        }
+      )
       const fields: Omit<Runner, "report"> = {
         config,
         scope,

@@ -104,6 +104,12 @@ describe("categorize", () => {
       "process_exited",
       "process exited"
     ],
+    [
+      "a session start that outlasted its start timeout",
+      Object.assign(new Error("start timed out after 60000 ms"), { code: "START_TIMEOUT" }),
+      "timeout",
+      "start timed out"
+    ],
     ["anything else", new Error("http://user:secret@host/ token=abc"), "probe_error", "probe failed"],
     ["not an error", "oops", "probe_error", "probe failed"]
   ] as const)("%s → %s", (_name, error, category, detail) => {

@@ -7,3 +7,10 @@ export const PACKAGE = "@vmcp-status/mcp"
 // Streamable HTTP serving for both protocol eras (2025 sessions and 2026-07-28).
 export * from "./ClientIdentity.ts"
 export * from "./HttpServing.ts"
+
+// Backend sessions: one supervised session per backend (start timeout, restarts, coalescing).
+export * from "./BackendSession.ts"
+export * from "./Errors.ts"
+export type { ProcessEnd } from "./internal/ProcessTransport.ts"
+export * from "./SessionDefaults.ts"
+export * from "./SessionEvent.ts"

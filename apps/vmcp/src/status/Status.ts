@@ -6,11 +6,11 @@ import {
   withHistoryFields
 } from "@vmcp-status/core"
 import { type CustomBackend, type HealthChecker, publishHealth } from "@vmcp-status/health"
+import { BackendRestarting } from "@vmcp-status/mcp"
 import type { PrometheusReporter } from "@vmcp-status/prometheus"
 import { Effect } from "effect"
 import type { VmcpConfig } from "../Config.ts"
 import type { BackendConnection } from "../gateway/BackendConnection.ts"
-import { BackendRestarting } from "../gateway/BackendSession.ts"
 import type { Gateway } from "../gateway/Gateway.ts"
 import type { ServerEvents } from "../server/Events.ts"
 import type { StatusFeed } from "./StatusFeed.ts"

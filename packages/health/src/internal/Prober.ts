@@ -1,7 +1,14 @@
-import { Effect } from "effect"
-import type { BackendConfig, CheckResult, CustomBackend, HttpBackend } from "../Config.ts"
+import { makeBackendSession } from "@vmcp-status/mcp"
+import { Effect, Option } from "effect"
+import type {
+  BackendConfig,
+  CheckResult,
+  CustomBackend,
+  HttpBackend,
+  McpHttpBackend,
+  McpStdioBackend
+} from "../Config.ts"
 import { categorize, type ProbeFailure } from "../ErrorCategory.ts"
-import { McpSession } from "./McpSession.ts"
 
 /**
  * What a discovery found: the tool count (and, from a custom check, the other kinds' counts), and
@@ -99,29 +106,150 @@ const customProbe = (config: CustomBackend): Prober => ({
   close: Effect.void
 })
 
-/** Builds the prober of a backend. `onToolsChanged` fires on `notifications/tools/list_changed`. */
+/**
+ * Failures after which a kept session is worth one fresh attempt in the same probe: the
+ * connection or process is gone, or the server no longer knows the session (404, as the MCP
+ * Streamable HTTP transport answers for a terminated session).
+ */
+const isStale = (failure: ProbeFailure): boolean =>
+  failure.category === "connection_reset" ||
+  failure.category === "process_exited" ||
+  (failure.category === "http_error" && failure.detail === "HTTP 404")
+
+const processExited: ProbeFailure = { category: "process_exited", detail: "process exited" }
+
+/**
+ * An MCP backend over the shared supervised session of `@vmcp-status/mcp`, started on first
+ * use and bounded by its own start timeout. A stdio process still starting after half the probe
+ * timeout is pending (`unknown`, `starting`), not a failure, unless it is crash-looping; one that
+ * exits is restarted with backoff, and a probe after its first loss waits for the restart. An
+ * HTTP connect is part of its probe. A stale session gets one fresh attempt within the probe.
+ */
+const mcpProbe = (
+  config: McpHttpBackend | McpStdioBackend,
+  clientInfo: { readonly name: string; readonly version: string },
+  probeTimeoutMs: number,
+  requestTimeoutMs: number,
+  onToolsChanged: () => void
+): Prober => {
+  const stdio = config.transport === "stdio"
+  const open = () => {
+    const session = makeBackendSession({
+      name: config.name,
+      transport:
+        config.transport === "stdio"
+          ? {
+              type: "stdio",
+              command: config.command,
+              args: config.args ?? [],
+              env: config.env ?? {},
+              ...(config.cwd === undefined ? {} : { cwd: config.cwd })
+            }
+          : { type: "streamable-http", url: config.url, headers: config.headers ?? {} },
+      clientInfo
+    })
+    // The session has already refreshed its lists when it says so: `discover` reads them.
+    session.subscribe((event) => {
+      if (event._tag === "ListsChanged") onToolsChanged()
+    })
+    return session
+  }
+  let session = open()
+  /**
+   * An HTTP connect abandoned by its probe (timeout, stop) is closed, so a hung connect does not
+   * outlive the probe: the next probe connects afresh.
+   */
+  const abandonStart = Effect.sync(() => {
+    if (session.lifecycle().phase !== "starting") return
+    const old = session
+    session = open()
+    void old.close()
+  })
+  /** On stdio a closed connection means the process is gone. */
+  const categorizeMcp = (error: unknown): ProbeFailure => {
+    const failure = categorize(error)
+    return stdio && failure.category === "connection_reset" ? processExited : failure
+  }
+  let discoveredGeneration = -1
+
+  /** The session ready to probe, or `pending` while a clean start outlasts half the probe timeout. */
+  const ready: Effect.Effect<"ready" | "pending", ProbeFailure> = Effect.suspend(() => {
+    const { phase, lossesInARow } = session.lifecycle()
+    if (phase === "ready") return Effect.succeed("ready" as const)
+    // A crash loop fails at once: the next restart may be a minute away.
+    if (phase === "restarting" && lossesInARow > 1) return Effect.fail(processExited)
+    const started = Effect.tryPromise({
+      try: (signal) => session.started(signal, { throughRestart: true }),
+      catch: categorizeMcp
+    })
+    // Connecting to an HTTP backend is part of its probe, bounded by the probe timeout.
+    if (!stdio)
+      return started.pipe(
+        Effect.as("ready" as const),
+        Effect.onInterrupt(() => abandonStart)
+      )
+    return started.pipe(
+      Effect.timeoutOption(probeTimeoutMs / 2),
+      Effect.flatMap(
+        Option.match({
+          onSome: () => Effect.succeed("ready" as const),
+          onNone: () =>
+            session.lifecycle().startingCleanly
+              ? Effect.succeed("pending" as const)
+              : Effect.fail(processExited)
+        })
+      )
+    )
+  })
+
+  /** `ping`, then `tools/list` when asked or on a session not listed yet. */
+  const attempt = (discover: boolean) =>
+    Effect.tryPromise({
+      try: async (signal) => {
+        await session.ping({ timeoutMs: requestTimeoutMs, signal })
+        const generation = session.generation()
+        if (!discover && generation === discoveredGeneration) return undefined
+        const tools = await session.listTools({ timeoutMs: requestTimeoutMs, signal })
+        discoveredGeneration = generation
+        return fromNames(tools.map((t) => t.name))
+      },
+      catch: categorizeMcp
+    })
+
+  const probeOnce = (discover: boolean): Effect.Effect<ProbeSuccess, ProbeFailure> =>
+    Effect.flatMap(ready, (state) =>
+      state === "pending"
+        ? Effect.succeed({ discovered: undefined, pending: "starting" })
+        : Effect.map(attempt(discover), (discovered) => ({ discovered }))
+    )
+
+  return {
+    probe: (discover) =>
+      Effect.suspend(() => {
+        const reused = session.lifecycle().phase === "ready"
+        return probeOnce(discover).pipe(
+          Effect.catch((failure) => (reused && isStale(failure) ? probeOnce(discover) : Effect.fail(failure)))
+        )
+      }),
+    discover: Effect.sync(() =>
+      session.lifecycle().phase === "ready" && discoveredGeneration === session.generation()
+        ? fromNames(session.tools().map((t) => t.name))
+        : undefined
+    ),
+    discovers: true,
+    close: Effect.promise(() => session.close())
+  }
+}
+
+/** Builds the prober of a backend. `onToolsChanged` fires once the session has refreshed its lists after `list_changed`. */
 export const makeProber = (
   config: BackendConfig,
   clientInfo: { readonly name: string; readonly version: string },
+  probeTimeoutMs: number,
   requestTimeoutMs: number,
   onToolsChanged: () => void
 ): Prober => {
   if ("check" in config) return customProbe(config)
   if (config.transport === "http") return httpProbe(config)
-  const session = new McpSession(config, clientInfo, requestTimeoutMs, onToolsChanged)
-  return {
-    probe: (discover) =>
-      Effect.tryPromise({
-        try: (signal) => session.probe(signal, discover),
-        catch: (error) => session.categorize(error)
-      }).pipe(
-        Effect.map(({ tools }) => ({ discovered: tools === undefined ? undefined : fromNames(tools) }))
-      ),
-    discover: Effect.tryPromise({
-      try: (signal) => session.discover(signal),
-      catch: (error) => session.categorize(error)
-    }).pipe(Effect.map((names) => (names === undefined ? undefined : fromNames(names)))),
-    discovers: true,
-    close: Effect.promise(() => session.close())
-  }
+  return mcpProbe(config, clientInfo, probeTimeoutMs, requestTimeoutMs, onToolsChanged)
 }
