@@ -1,7 +1,7 @@
 import { isRoutable, type RuntimeStatus } from "@vmcp-status/core"
+import type { SessionEvent } from "@vmcp-status/mcp"
 import { Cause, Effect, PubSub, type Scope } from "effect"
 import type { ListKind } from "../gateway/Aggregation.ts"
-import type { SessionEvent } from "../gateway/BackendSession.ts"
 import type { Gateway } from "../gateway/Gateway.ts"
 import type { McpEndpoint } from "../gateway/McpEndpoint.ts"
 
