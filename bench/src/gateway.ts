@@ -83,6 +83,11 @@ const VMCP_ENV: NodeJS.ProcessEnv = {
 
 const log = (line: string) => process.stderr.write(`[bench:gateway] ${line}\n`)
 const dir = mkdtempSync(join(tmpdir(), "vmcp-bench-gateway-"))
+/** The processes' logs are kept only when a run fails. */
+let keepLogs = false
+process.once("exit", () => {
+  if (!keepLogs) rmSync(dir, { recursive: true, force: true })
+})
 let logCounter = 0
 const logFile = (name: string) => join(dir, `${String(++logCounter).padStart(3, "0")}-${name}.log`)
 
@@ -838,8 +843,8 @@ const stem = `${new Date().toISOString().slice(0, 10)}-gateway${QUICK ? "-quick"
 writeFileSync(join(resultsDir, `${stem}.json`), `${JSON.stringify(results, null, 2)}\n`)
 writeFileSync(join(resultsDir, `${stem}.md`), md)
 log(`wrote bench/results/${stem}.json and .md (${results.benchSeconds as number} s)`)
-if (failed === undefined) rmSync(dir, { recursive: true, force: true })
-else {
+if (failed !== undefined) {
+  keepLogs = true
   log(`failed; the processes' logs are kept in ${dir}`)
   throw failed
 }
