@@ -523,6 +523,15 @@ const memoryFigures = async () => {
     const idleSamples = idleSampler.stop()
     const idle = idleSamples[idleSamples.length - 1] ?? atReady
     const minutes = settings.idleCpuSeconds / 60
+    // The window starts at Ready, so it holds V8's one-off GC that shrinks the heap after start;
+    // leaving out the busiest 10 s interval shows the steady cost (the health rounds) alone.
+    const steps = idleSamples.slice(1).map((s, i) => ({
+      cpu: s.cpuS - (idleSamples[i]?.cpuS ?? 0),
+      t: s.t - (idleSamples[i]?.t ?? 0)
+    }))
+    const busiest = steps.reduce((max, step) => (step.cpu > max.cpu ? step : max), { cpu: 0, t: 0 })
+    const idleSpanS = steps.reduce((sum, step) => sum + step.t, 0)
+    const idleCpu = steps.reduce((sum, step) => sum + step.cpu, 0)
     log(`  call load: ${settings.loadConcurrency} clients for ${settings.loadMinutes} min`)
     const clients = await Promise.all(
       Array.from({ length: settings.loadConcurrency }, () => connectClient(vmcp.mcpUrl))
@@ -562,6 +571,9 @@ const memoryFigures = async () => {
       rssIdleMiB: idle.rssMiB,
       idleSeconds: settings.idleCpuSeconds,
       idleCpuSecondsPerMinute: round((cpu1.self - cpu0.self) / minutes, 4),
+      idleCpuSecondsPerMinuteWithoutBusiest10s:
+        idleSpanS - busiest.t > 0 ? round(((idleCpu - busiest.cpu) / (idleSpanS - busiest.t)) * 60, 4) : null,
+      idleCpuBusiest10s: { cpuSeconds: round(busiest.cpu, 3) },
       idleCpuSecondsPerMinuteStdioBackends: round((cpu1.children - cpu0.children) / minutes, 4),
       load: {
         minutes: settings.loadMinutes,
@@ -597,12 +609,14 @@ const demoFigures = async () => {
     const first = samples[0]
     const last = samples[samples.length - 1]
     const rss = samples.map((s) => s.rssMiB)
-    // Growth: the last third's mean against the first third's, per minute between their middles.
-    const third = Math.max(1, Math.floor(samples.length / 3))
+    // Growth: the least-squares slope of RSS over the second half of the run, so V8's one-off
+    // shrink of the heap a minute or two after start does not hide (or fake) a trend.
+    const half = samples.slice(Math.floor(samples.length / 2))
     const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
-    const head = samples.slice(0, third)
-    const tail = samples.slice(-third)
-    const spanMin = (mean(tail.map((s) => s.t)) - mean(head.map((s) => s.t))) / 60
+    const mt = mean(half.map((s) => s.t))
+    const mr = mean(half.map((s) => s.rssMiB))
+    const covariance = half.reduce((sum, s) => sum + (s.t - mt) * (s.rssMiB - mr), 0)
+    const variance = half.reduce((sum, s) => sum + (s.t - mt) ** 2, 0)
     return {
       config: "apps/vmcp/examples/vmcp.yaml as shipped (health every 2 s, flaky up 20 s / down 12 s), --port",
       minutes: settings.demoMinutes,
@@ -610,10 +624,7 @@ const demoFigures = async () => {
       rssLastMiB: last?.rssMiB,
       rssMinMiB: Math.min(...rss),
       rssMaxMiB: Math.max(...rss),
-      rssGrowthMiBPerMinute:
-        spanMin > 0
-          ? round((mean(tail.map((s) => s.rssMiB)) - mean(head.map((s) => s.rssMiB))) / spanMin, 2)
-          : null,
+      rssGrowthSecondHalfMiBPerMinute: variance > 0 ? round((covariance / variance) * 60, 2) : null,
       cpuSecondsPerMinute:
         first && last ? round((last.cpuS - first.cpuS) / ((last.t - first.t) / 60), 3) : null,
       hwmMiB: last?.hwmMiB,
@@ -774,7 +785,7 @@ if (r.calls) {
 if (r.memory)
   goalRows.push([
     `idle CPU, 3 stdio backends, 30 s interval (CPU-s/min over ${r.memory.idleSeconds} s)`,
-    String(r.memory.idleCpuSecondsPerMinute),
+    `${r.memory.idleCpuSecondsPerMinute} (${r.memory.idleCpuSecondsPerMinuteWithoutBusiest10s} without the busiest 10 s, which took ${r.memory.idleCpuBusiest10s.cpuSeconds} CPU-s)`,
     `the 3 backends: ${r.memory.idleCpuSecondsPerMinuteStdioBackends}`,
     "≤ 0.05",
     met(r.memory.idleCpuSecondsPerMinute <= 0.05)
@@ -782,7 +793,7 @@ if (r.memory)
 if (r.demo)
   goalRows.push([
     `demo config for ${r.demo.minutes} min: RSS first → last, min–max (MiB)`,
-    `${r.demo.rssFirstMiB} → ${r.demo.rssLastMiB}, ${r.demo.rssMinMiB}–${r.demo.rssMaxMiB}; ${r.demo.rssGrowthMiBPerMinute} MiB/min; ${r.demo.cpuSecondsPerMinute} CPU-s/min`,
+    `${r.demo.rssFirstMiB} → ${r.demo.rssLastMiB}, ${r.demo.rssMinMiB}–${r.demo.rssMaxMiB}; second half ${r.demo.rssGrowthSecondHalfMiBPerMinute} MiB/min; ${r.demo.cpuSecondsPerMinute} CPU-s/min`,
     "-",
     "no growth",
     "see samples"
