@@ -20,6 +20,7 @@ import {
 } from "@vmcp-status/testkit"
 import { startBaseline } from "./baseline.ts"
 import { readLines, startHttpBackends } from "./httpBackends.ts"
+import { percentile, round } from "./stats.ts"
 import { statusOf, variantOf } from "./statuses.ts"
 import { watchObject } from "./watch.ts"
 
@@ -31,11 +32,6 @@ const RESYNC_MS = 5 * 60_000
 const HOUR_MS = 3_600_000
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`)
-const percentile = (values: ReadonlyArray<number>, p: number) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN
-}
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits
 const writesOf = (proxy: FaultProxyHandle) =>
   proxy.counts().filter((c) => c.method === "PATCH" || c.method === "PUT" || c.method === "POST")
 const sum = (rows: ReadonlyArray<{ count: number; bytes: number }>, key: "count" | "bytes") =>
