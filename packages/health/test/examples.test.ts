@@ -7,7 +7,7 @@ import { watchBackends } from "../examples/promise.ts"
 import { backendOf, round, untilSnapshot } from "./fixtures.ts"
 
 describe("README examples", () => {
-  it("Promise form: prints Pending, then Ready once both backends answered", async () => {
+  it("Promise form: prints Pending, then Ready once both backends answered, then Shutting down on stop", async () => {
     const github = await startMcpBackend({ tools: [{ name: "search" }, { name: "issues" }] })
     const jira = await startMcpBackend({ tools: [{ name: "tickets" }] })
     const lines: Array<string> = []
@@ -21,9 +21,11 @@ describe("README examples", () => {
         if (line.startsWith("Ready")) ready()
       })
       await isReady
+      assert.strictEqual(lines.at(-1), "Ready: All 2 backends healthy, 3 tools")
       await watcher.stop()
       assert.strictEqual(lines[0], "Pending: Waiting for the first health round of 2 backends")
-      assert.strictEqual(lines.at(-1), "Ready: All 2 backends healthy, 3 tools")
+      // stop hands the reporter the final status the publisher derived.
+      assert.strictEqual(lines.at(-1), "Pending: Shutting down")
     } finally {
       await Promise.all([github.close(), jira.close()])
     }
