@@ -4,7 +4,7 @@ import { dirname, join } from "node:path"
 import { minimalRules, ToolhiveVirtualMcpServer } from "@vmcp-status/k8s"
 import YAML from "yaml"
 import { adminListen, envReferences, type VmcpConfig } from "../Config.ts"
-import { Paths } from "../server/HttpServer.ts"
+import { Paths } from "../server/Paths.ts"
 import { ManifestDefaults } from "./ManifestDefaults.ts"
 
 export { ManifestDefaults } from "./ManifestDefaults.ts"

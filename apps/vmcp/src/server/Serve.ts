@@ -1,7 +1,6 @@
 import { Writable } from "node:stream"
 import { makeRedactor, type Redactor, ReporterStartError } from "@vmcp-status/core"
 import { createDefaultLogger, resolveFormat } from "@vmcp-status/log"
-import { metricsHandler } from "@vmcp-status/prometheus"
 import { Cause, Effect, Exit, Logger, Schema } from "effect"
 import type winston from "winston"
 import { adminListen, formatConfigIssue, unauthenticatedExposure, type VmcpConfig } from "../Config.ts"
@@ -189,8 +188,15 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
         initialRoundComplete: status?.initialRoundComplete() === true,
         status: status?.current()
       })
+    // Loaded with the prometheus reporter only (already in memory then).
     const metrics =
-      built.prometheus === undefined ? {} : { metrics: metricsHandler(built.prometheus.registry) }
+      built.prometheus === undefined
+        ? {}
+        : {
+            metrics: (yield* Effect.promise(() => import("@vmcp-status/prometheus"))).metricsHandler(
+              built.prometheus.registry
+            )
+          }
     const http: HttpServer = yield* Effect.tryPromise({
       try: () =>
         startHttpServer({
