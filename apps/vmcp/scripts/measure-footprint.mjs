@@ -31,7 +31,7 @@ const commands = {
   "--help": [cli, "--help"],
   "--version": [cli, "--version"],
   validate: [cli, "validate", "--config", example],
-  manifests: [cli, "manifests", "--config", example],
+  manifests: [cli, "manifests", "--name", "vmcp", "--namespace", "tools", "--config", example],
   // Nothing listens on port 9: the command's cost without a server's answer (exit 3).
   status: [cli, "status", "--url", "http://127.0.0.1:9"]
 }
