@@ -518,7 +518,7 @@ const crossFieldIssues = (root: unknown, env: ConfigEnv | undefined): Array<Conf
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { decodeConfig } from "@vmcp-status/vmcp"
  *
  * const config = Effect.runSync(decodeConfig({ backends: [] }, "inline"))
@@ -559,7 +559,7 @@ export const MAX_YAML_ALIASES = 100
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { loadVmcpConfig } from "@vmcp-status/vmcp"
  *
  * const config = await Effect.runPromise(loadVmcpConfig("vmcp.yaml", { env: process.env }))

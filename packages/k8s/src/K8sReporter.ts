@@ -5,7 +5,8 @@ import {
   shuttingDown,
   toTimestamp
 } from "@vmcp-status/core"
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { makeEventRecorder } from "./internal/EventRecorder.ts"
 import { clientFromOptions, type KubeConfigOptions, type RequestEvent } from "./internal/KubeClient.ts"
 import { makeLeaderElector } from "./internal/LeaderElector.ts"

@@ -65,7 +65,7 @@ const describe = (error: unknown, connection: BackendConnection): string => {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { decodeConfig, makeBackendConnection, makeGateway } from "@vmcp-status/vmcp"
  *
  * const config = Effect.runSync(decodeConfig({}, "inline"))

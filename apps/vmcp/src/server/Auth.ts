@@ -363,7 +363,7 @@ const makeOidc = (oidc: Oidc, serverName: string): Authenticator => {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { decodeConfig, makeAuthenticator } from "@vmcp-status/vmcp"
  *
  * const config = Effect.runSync(

@@ -1,7 +1,11 @@
 import { Writable } from "node:stream"
 import { makeRedactor, type Redactor, ReporterStartError } from "@vmcp-status/core"
 import { createDefaultLogger, resolveFormat } from "@vmcp-status/log"
-import { Cause, Effect, Exit, Logger, Schema } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Logger from "effect/Logger"
+import * as Schema from "effect/Schema"
 import type winston from "winston"
 import { adminListen, formatConfigIssue, unauthenticatedExposure, type VmcpConfig } from "../Config.ts"
 import { type CliIo, ExitCode } from "../cli/CommandLine.ts"
@@ -89,7 +93,7 @@ const redactingStream = (target: CliIo["stdout"], redact: Redactor): CliIo["stdo
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { defaultIo, loadVmcpConfig, runServer, selectReporters } from "@vmcp-status/vmcp"
  *
  * const config = await Effect.runPromise(loadVmcpConfig("vmcp.yaml"))

@@ -111,7 +111,7 @@ export interface BuiltReporters {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { buildReporters, decodeConfig } from "@vmcp-status/vmcp"
  *
  * const config = Effect.runSync(decodeConfig({}, "inline"))

@@ -10,7 +10,9 @@ import {
 } from "@vmcp-status/core"
 import { type CustomBackend, type HealthChecker, publishHealth } from "@vmcp-status/health"
 import type { PrometheusReporter } from "@vmcp-status/prometheus"
-import { Clock, Effect, Queue } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
 import type { VmcpConfig } from "../Config.ts"
 import type { BackendConnection } from "../gateway/BackendConnection.ts"
 import { BackendRestarting } from "../gateway/BackendSession.ts"
@@ -48,7 +50,7 @@ export interface StatusRuntime {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { HealthChecker } from "@vmcp-status/health"
  * import { decodeConfig, healthCheckFor, makeBackendConnection, makeGateway } from "@vmcp-status/vmcp"
  *
@@ -161,7 +163,7 @@ export interface StatusOptions {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { decodeConfig, makeBackendConnection, makeGateway, startStatus } from "@vmcp-status/vmcp"
  *
  * const program = Effect.scoped(Effect.gen(function* () {

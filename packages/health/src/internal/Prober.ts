@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { BackendConfig, CheckResult, CustomBackend, HttpBackend } from "../Config.ts"
 import { categorize, type ProbeFailure } from "../ErrorCategory.ts"
 import { McpSession } from "./McpSession.ts"
