@@ -13,8 +13,8 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { parseArgs } from "node:util"
 import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
 import { freeLoopbackPort } from "@vmcp-status/testkit"
 
@@ -69,10 +69,14 @@ const startVmcp = async (backendUrl: string) => {
     })
   )
   const prof = args["cpu-prof"] === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", args["cpu-prof"]]
-  const child = spawn(process.execPath, [...prof, args.cli, "serve", "--config", file, "--reporters", "log"], {
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, NODE_OPTIONS: args["node-options"] }
-  })
+  const child = spawn(
+    process.execPath,
+    [...prof, args.cli, "serve", "--config", file, "--reporters", "log"],
+    {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, NODE_OPTIONS: args["node-options"] }
+    }
+  )
   const base = `http://127.0.0.1:${port}`
   for (;;) {
     try {
@@ -143,8 +147,16 @@ for (const concurrency of args.concurrency.split(",").map(Number)) {
     cpuMs += proc(vmcp.child.pid!).cpuMs - before.cpuMs
   }
   const med = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  const d = { p50: med(direct.map((r) => r.p50)), p99: med(direct.map((r) => r.p99)), rps: med(direct.map((r) => r.perSecond)) }
-  const v = { p50: med(through.map((r) => r.p50)), p99: med(through.map((r) => r.p99)), rps: med(through.map((r) => r.perSecond)) }
+  const d = {
+    p50: med(direct.map((r) => r.p50)),
+    p99: med(direct.map((r) => r.p99)),
+    rps: med(direct.map((r) => r.perSecond))
+  }
+  const v = {
+    p50: med(through.map((r) => r.p50)),
+    p99: med(through.map((r) => r.p99)),
+    rps: med(through.map((r) => r.perSecond))
+  }
   const now = proc(vmcp.child.pid!)
   console.log(
     `c=${String(concurrency).padEnd(3)} direct p50 ${d.p50.toFixed(2)} p99 ${d.p99.toFixed(2)} ms ${d.rps.toFixed(0)}/s | vmcp p50 ${v.p50.toFixed(2)} p99 ${v.p99.toFixed(2)} ms ${v.rps.toFixed(0)}/s | added p50 ${(v.p50 - d.p50).toFixed(2)} ms, p99 ${(v.p99 / d.p99).toFixed(2)}x, throughput ${(v.rps / d.rps).toFixed(2)}x | vmcp CPU ${(cpuMs / (calls * Number(args.rounds))).toFixed(3)} ms/call, RSS ${(now.rssKiB / 1024).toFixed(1)} MiB, peak ${(now.hwmKiB / 1024).toFixed(1)} MiB`

@@ -25,7 +25,12 @@ const loadedBy = (args: ReadonlyArray<string>) =>
     })
     child.once("error", reject)
     child.once("close", (code) =>
-      resolve({ code, urls: readFileSync(file, "utf8").split("\n").filter((u) => u !== "") })
+      resolve({
+        code,
+        urls: readFileSync(file, "utf8")
+          .split("\n")
+          .filter((u) => u !== "")
+      })
     )
   })
 
