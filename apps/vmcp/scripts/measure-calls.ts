@@ -7,7 +7,7 @@
  *
  *   pnpm --filter @vmcp-status/vmcp build
  *   pnpm exec node apps/vmcp/scripts/measure-calls.ts [--calls 2000] [--concurrency 1,16,64]
- *     [--rounds 2] [--cli <file>] [--node-options "--max-semi-space-size=2"] [--cpu-prof <dir>]
+ *     [--rounds 2] [--cli <file>] [--node-options=--max-semi-space-size=2] [--cpu-prof <dir>]
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"

@@ -39,19 +39,21 @@ export const ManifestDefaults = {
    * backend, and count against the container's limit too). Idle: examples/vmcp.yaml; load: 2 000
    * tools/call through one Streamable HTTP backend (apps/vmcp/scripts/measure-calls.ts):
    *
-   *   --max-semi-space-size    idle      16 concurrent   64 concurrent
-   *   1                        91 MiB    167 MiB         187 MiB
-   *   2                        81-94     184             190
-   *   default (16+ MiB)        87        see docs/numbers.md "The reference app"
+   *   NODE_OPTIONS                                      idle     16 concurrent  64 concurrent
+   *   --max-semi-space-size=1                           91 MiB   167-194 MiB    187-195 MiB
+   *   --max-semi-space-size=2                           81-94    184            190
+   *   --max-semi-space-size=16                          102      209            221
+   *   --max-semi-space-size=2 --max-old-space-size=384  94       120-121        126-132
    *
-   * The young generation stays at 2 MiB per semi-space (1 saves little more and scavenges twice as
-   * often). The old generation is capped at 384 MiB, 3/4 of the limit: past it V8 fails with "heap
-   * out of memory" in the log instead of a silent OOM kill, and the rest of the limit holds code,
-   * the young generation and socket buffers. The request covers the 64-call peak (~190 MiB) plus
-   * ~15 %; the limit covers bench's 1 000-backend reporting stack (281 MB) with headroom.
+   * The young generation stays at 2 MiB per semi-space (1 saves nothing measurable and scavenges
+   * twice as often). The old generation is capped at 384 MiB, 3/4 of the limit: V8 then collects
+   * sooner (the load peak drops by ~60 MiB), a heap past it fails with "heap out of memory" in the
+   * log instead of a silent OOM kill, and the rest of the limit holds code, the young generation
+   * and socket buffers. The request covers the load peak (~130 MiB) plus ~20 %; the limit covers
+   * bench's 1 000-backend reporting stack (281 MB) with headroom.
    */
   resources: {
-    requests: { cpu: "50m", memory: "224Mi" },
+    requests: { cpu: "50m", memory: "160Mi" },
     limits: { memory: "512Mi" }
   },
   /** Young generation 2 MiB per semi-space, old generation 3/4 of the memory limit (measured above). */
