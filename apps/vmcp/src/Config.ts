@@ -1,5 +1,12 @@
 import { readFileSync } from "node:fs"
-import { Effect, Exit, Predicate, Schema, SchemaIssue, SchemaTransformation } from "effect"
+// Effect's modules one by one, not the "effect" index: the index loads every module (~50 MB, ~0.6 s
+// more for `vmcp validate`; see docs/numbers.md "The reference app").
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import YAML from "yaml"
 import { isLoopbackHostname } from "./server/RequestPolicy.ts"
 import { ShutdownBudget } from "./server/ShutdownBudget.ts"
@@ -511,7 +518,7 @@ const crossFieldIssues = (root: unknown, env: ConfigEnv | undefined): Array<Conf
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { decodeConfig } from "@vmcp-status/vmcp"
  *
  * const config = Effect.runSync(decodeConfig({ backends: [] }, "inline"))
@@ -552,7 +559,7 @@ export const MAX_YAML_ALIASES = 100
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { loadVmcpConfig } from "@vmcp-status/vmcp"
  *
  * const config = await Effect.runPromise(loadVmcpConfig("vmcp.yaml", { env: process.env }))

@@ -1,4 +1,7 @@
-import { describe, expect, it } from "vitest"
+import { getEventListeners } from "node:events"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { afterEach, describe, expect, it } from "vitest"
 import {
   boundedFetch,
   RESPONSE_TOO_LARGE_RPC_CODE,
@@ -25,7 +28,52 @@ const streamed = (chunks: ReadonlyArray<string>, headers: Record<string, string>
   return { response: new Response(body, { headers }), pulled: () => pulled }
 }
 
+const servers: Array<{ close: () => void; closeAllConnections: () => void }> = []
+afterEach(() => {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections()
+    s.close()
+  }
+})
+
+/** A real HTTP server on loopback: `/hang` never answers, anything else answers `{}`. */
+const startServer = async () => {
+  const server = createServer((req, res) => {
+    if (req.url === "/hang") return
+    res.writeHead(200, { "content-type": "application/json" }).end("{}")
+  })
+  servers.push(server)
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
 describe("boundedFetch", () => {
+  it("leaves no listener on the caller's long-lived signal once each response is read", async () => {
+    const base = await startServer()
+    const transport = new AbortController()
+    const fetch = boundedFetch(1024 * 1024)
+    for (let i = 0; i < 50; i++) {
+      const response = await fetch(`${base}/mcp`, { method: "POST", body: "{}", signal: transport.signal })
+      expect(await response.json()).toEqual({})
+    }
+    // Node's own fetch would have added one listener per request, kept until garbage collection.
+    expect(getEventListeners(transport.signal, "abort")).toHaveLength(0)
+  })
+
+  it("aborts a request in flight when the caller's signal aborts", async () => {
+    const base = await startServer()
+    const transport = new AbortController()
+    const pending = boundedFetch(1024 * 1024)(`${base}/hang`, {
+      method: "POST",
+      body: "{}",
+      signal: transport.signal
+    })
+    expect(getEventListeners(transport.signal, "abort")).toHaveLength(1)
+    transport.abort(new Error("transport closed"))
+    await expect(pending).rejects.toThrow("transport closed")
+    expect(getEventListeners(transport.signal, "abort")).toHaveLength(0)
+  })
+
   it("bounds each SSE event, not the stream: many small events pass however long the stream", async () => {
     const events = Array.from({ length: 100 }, (_, i) => `event: message\ndata: ${"x".repeat(1000)}${i}\n\n`)
     const { response } = streamed(events, { "content-type": "text/event-stream" })

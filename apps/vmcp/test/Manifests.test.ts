@@ -95,7 +95,7 @@ describe("vmcp manifests", () => {
       { name: "VMCP_NAME", value: "a" },
       { name: "VMCP_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
       { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-      { name: "NODE_OPTIONS", value: "--max-semi-space-size=2" }
+      { name: "NODE_OPTIONS", value: "--max-semi-space-size=2 --max-old-space-size=384" }
     ])
     const data = (byKind(objects, "ConfigMap").data as Record<string, string>)["vmcp.yaml"]
     expect(data).toContain("host: 0.0.0.0")

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { Timestamp } from "./Timestamp.ts"
 
 /**
@@ -31,7 +31,7 @@ const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
  *
  * @example
  * ```ts
- * import { Schema } from "effect"
+ * import * as Schema from "effect/Schema"
  * import { BackendExit } from "@vmcp-status/core"
  *
  * Schema.decodeUnknownSync(BackendExit)({ time: "2026-11-25T18:00:00Z", signal: "SIGKILL" })
@@ -76,7 +76,7 @@ export const describeExit = (exit: BackendExit): string =>
  *
  * @example
  * ```ts
- * import { Schema } from "effect"
+ * import * as Schema from "effect/Schema"
  * import { BackendHealthReport } from "@vmcp-status/core"
  *
  * const report = Schema.decodeUnknownSync(BackendHealthReport)({

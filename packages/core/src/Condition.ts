@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { Timestamp } from "./Timestamp.ts"
 
 /** `True`, `False` or `Unknown`, as Kubernetes conditions spell it. */

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /**
  * A reporter could not publish a status. `outcome` classifies it for metrics (`conflict` for
@@ -7,7 +7,7 @@ import { Schema } from "effect"
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { ReporterError } from "@vmcp-status/core"
  *
  * Effect.fail(new ReporterError({ reporter: "webhook", message: "HTTP 429", outcome: "throttled", retryAfterMs: 2000 }))
@@ -28,7 +28,7 @@ export class ReporterError extends Schema.TaggedError<ReporterError>()("Reporter
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { ReportDeferred } from "@vmcp-status/core"
  *
  * Effect.fail(new ReportDeferred({ retryAfterMs: 200 }))

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import type { BackendCounts } from "./Backend.ts"
 
 /** The phase of a Virtual MCP Server, as `kubectl get vmcp` shows it. */

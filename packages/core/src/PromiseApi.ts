@@ -1,4 +1,7 @@
-import { Cause, Effect, Exit, Scope } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import { InvalidStatusError } from "./Errors.ts"
 import { make, type PublisherOptions, type ReporterHealth } from "./Publisher.ts"
 import { fromPromise, type PromiseReporter, type ScopedReporter } from "./Reporter.ts"

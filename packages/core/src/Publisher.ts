@@ -1,17 +1,15 @@
-import {
-  Cause,
-  Clock,
-  Duration,
-  Effect,
-  Exit,
-  Fiber,
-  Option,
-  Queue,
-  Random,
-  Scope,
-  type Stream,
-  SubscriptionRef
-} from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Random from "effect/Random"
+import * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import { type BackoffOptions, backoffDelay, jitteredInterval } from "./Backoff.ts"
 import { fingerprint } from "./Canonical.ts"
 import { InvalidOptionError, ReportDeferred, ReporterStartError } from "./Errors.ts"
@@ -156,7 +154,7 @@ const positiveMillis = (option: string, input: Duration.Input | undefined, fallb
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { Publisher, Reporter, deriveStatus } from "@vmcp-status/core"
  *
  * const program = Effect.scoped(Effect.gen(function*() {

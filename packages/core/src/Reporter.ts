@@ -1,4 +1,5 @@
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { ReporterError } from "./Errors.ts"
 import type { RuntimeStatus } from "./RuntimeStatus.ts"
 import { transitions } from "./Transition.ts"
@@ -48,7 +49,7 @@ export type ReporterSource = Reporter | ScopedReporter
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { Reporter } from "@vmcp-status/core"
  *
  * const console = Reporter.make("console", (status) => Effect.log(status.phase))
@@ -64,7 +65,7 @@ export const make = <E>(
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { Reporter } from "@vmcp-status/core"
  *
  * const withConnection = Reporter.scoped("db", Effect.gen(function*() {
@@ -157,7 +158,7 @@ const combineOutcomes = (outcomes: ReadonlyArray<ReportOutcome | void>): ReportO
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { Reporter } from "@vmcp-status/core"
  *
  * const both = Reporter.all("sinks", [Reporter.make("a", () => Effect.void), Reporter.make("b", () => Effect.void)])
@@ -177,7 +178,7 @@ export const all = <E>(name: string, reporters: ReadonlyArray<Reporter<E>>): Rep
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { Reporter } from "@vmcp-status/core"
  *
  * const changesOnly = Reporter.filter(Reporter.make("x", () => Effect.void), (_status, ctx) => ctx.changed)
@@ -197,7 +198,7 @@ export const filter = <E>(
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { Reporter } from "@vmcp-status/core"
  *
  * const alerts = Reporter.transitionsOnly(Reporter.make("pager", (s) => Effect.log(`now ${s.phase}`)))
@@ -211,7 +212,7 @@ export const transitionsOnly = <E>(reporter: Reporter<E>): Reporter<E> =>
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { Reporter } from "@vmcp-status/core"
  *
  * const noUrls = Reporter.map(Reporter.make("x", () => Effect.void), (s) => ({

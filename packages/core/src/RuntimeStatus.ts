@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { type BackendCounts, BackendHealthReport, countBackends } from "./Backend.ts"
 import { Condition, type ConditionDraft, ConditionType, mergeConditions } from "./Condition.ts"
 import { derivePhase, Phase } from "./Phase.ts"

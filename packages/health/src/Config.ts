@@ -1,5 +1,9 @@
 import { type Transport as CoreTransport, Transport } from "@vmcp-status/core"
-import { Duration, Effect, Option, Predicate, Schema } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
 import type { BreakerSettings } from "./CircuitBreaker.ts"
 import { InvalidHealthConfig } from "./Errors.ts"
 

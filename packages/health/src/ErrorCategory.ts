@@ -1,4 +1,4 @@
-import { Predicate } from "effect"
+import * as Predicate from "effect/Predicate"
 
 /**
  * Why a probe failed, as reports show it: a category, never the raw error (which may carry

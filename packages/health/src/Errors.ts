@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /**
  * The health configuration is invalid. `field` is the path of the offending value
@@ -6,7 +6,7 @@ import { Schema } from "effect"
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { InvalidHealthConfig } from "@vmcp-status/health"
  *
  * Effect.fail(new InvalidHealthConfig({ field: "backends[0].url", message: "expected an http(s) URL" }))

@@ -6,19 +6,17 @@ import {
   type Timestamp,
   toTimestamp
 } from "@vmcp-status/core"
-import {
-  Cause,
-  Clock,
-  Deferred,
-  Effect,
-  Exit,
-  Queue,
-  Random,
-  Scope,
-  Semaphore,
-  type Stream,
-  SubscriptionRef
-} from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Queue from "effect/Queue"
+import * as Random from "effect/Random"
+import * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
+import type * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import { afterProbe, type Breaker, beforeProbe, closedBreaker } from "./CircuitBreaker.ts"
 import {
   type BackendConfig,
@@ -162,7 +160,8 @@ const describeDefect = (cause: Cause.Cause<ProbeFailure>): ProbeFailure => {
  *
  * @example
  * ```ts
- * import { Effect, Stream } from "effect"
+ * import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
  * import { HealthChecker } from "@vmcp-status/health"
  *
  * const program = Effect.scoped(Effect.gen(function*() {

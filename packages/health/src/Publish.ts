@@ -1,5 +1,8 @@
 import { type BackendHealthReport, deriveStatus, type RuntimeStatus, toTimestamp } from "@vmcp-status/core"
-import { Clock, Effect, type Scope, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { HealthOptions } from "./Config.ts"
 import type { InvalidHealthConfig } from "./Errors.ts"
 import { type HealthChecker, type HealthSnapshot, make } from "./HealthChecker.ts"
@@ -68,7 +71,7 @@ export const toStatus = (snapshot: HealthSnapshot, now: number, previous?: Runti
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { Publisher } from "@vmcp-status/core"
  * import { HealthChecker, publishTo } from "@vmcp-status/health"
  *
@@ -117,7 +120,7 @@ export const publishTo = (
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { Publisher } from "@vmcp-status/core"
  * import { publishHealth } from "@vmcp-status/health"
  *

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** The target object's coordinates or the environment that names it are invalid. */
 export class InvalidTargetError extends Schema.TaggedError<InvalidTargetError>()("InvalidTargetError", {

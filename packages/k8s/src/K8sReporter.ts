@@ -1,5 +1,5 @@
 import { Reporter, type RuntimeStatus, type ScopedReporter } from "@vmcp-status/core"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { makeEventRecorder } from "./internal/EventRecorder.ts"
 import { clientFromOptions, type KubeConfigOptions, type RequestEvent } from "./internal/KubeClient.ts"
 import { makeLeaderElector } from "./internal/LeaderElector.ts"

@@ -1,4 +1,5 @@
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { InvalidTargetError } from "./Errors.ts"
 
 /** toolhive's `VirtualMCPServer`: the default target. */
@@ -62,7 +63,7 @@ export interface TargetOptions {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { resolveTarget } from "@vmcp-status/k8s"
  *
  * Effect.runSync(resolveTarget({}, { VMCP_NAME: "my-vmcp", VMCP_NAMESPACE: "tools" }))

@@ -5,7 +5,9 @@ import {
   type ReporterHealth,
   type RuntimeStatus
 } from "@vmcp-status/core"
-import { Effect, type Scope, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { Registry } from "prom-client"
 import { recordHistory } from "./internal/historyMetrics.ts"
 import { createMetrics } from "./internal/metrics.ts"
@@ -84,7 +86,7 @@ export interface PrometheusReporter extends Reporter.Reporter<never> {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { Publisher } from "@vmcp-status/core"
  * import { makePrometheusReporter, metricsHandler } from "@vmcp-status/prometheus"
  *

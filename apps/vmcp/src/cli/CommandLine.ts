@@ -1,6 +1,5 @@
 import type { parseArgs } from "node:util"
-import { Effect, Exit } from "effect"
-import { type ConfigError, formatConfigIssue, loadVmcpConfig, type VmcpConfig } from "../Config.ts"
+import type { ConfigError, VmcpConfig } from "../Config.ts"
 import { paintFor } from "./Terminal.ts"
 
 /**
@@ -39,7 +38,8 @@ export const POSITIONALS = "_positionals"
 export const writeLine = (stream: NodeJS.WritableStream, text: string) => stream.write(`${text}\n`)
 
 /** Prints a config error the way every command does, and returns exit code 2. */
-export const reportConfigError = (error: ConfigError, io: CliIo): number => {
+export const reportConfigError = async (error: ConfigError, io: CliIo): Promise<number> => {
+  const { formatConfigIssue } = await import("../Config.ts")
   const paint = paintFor(io.stderr)
   writeLine(io.stderr, `${paint.red("error:")} ${paint.bold(`invalid config ${error.file}`)}`)
   for (const issue of error.issues) writeLine(io.stderr, `  ${formatConfigIssue(issue, paint.bold)}`)
@@ -55,6 +55,12 @@ export const loadOrReport = async (
   io: CliIo,
   { checkEnv = true }: { readonly checkEnv?: boolean } = {}
 ): Promise<VmcpConfig | number> => {
+  // The schema (and Effect) load with the first command that reads a config, not with `--help`.
+  const [{ loadVmcpConfig }, Effect, Exit] = await Promise.all([
+    import("../Config.ts"),
+    import("effect/Effect"),
+    import("effect/Exit")
+  ])
   const exit = await Effect.runPromiseExit(loadVmcpConfig(file, checkEnv ? { env: io.env } : {}))
   if (Exit.isSuccess(exit)) return exit.value
   const error = exit.cause.reasons.find((r) => r._tag === "Fail")

@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs"
 import { dirname, resolve } from "node:path"
-import { Effect, Exit } from "effect"
-import { decodeConfig, type VmcpConfig } from "../Config.ts"
+import type { VmcpConfig } from "../Config.ts"
 import { ManifestDefaults } from "../manifests/ManifestDefaults.ts"
 import { type Command, ExitCode, loadOrReport, usageError } from "./CommandLine.ts"
 
@@ -95,10 +94,14 @@ export const manifests: Command = {
     const namespace = (values.namespace as string | undefined) ?? io.env.VMCP_NAMESPACE
     if (name === undefined || namespace === undefined)
       return usageError(io, "--name and --namespace are required", manifestsHelp)
-    const [{ validateName }, { makeManifests, manifestsYaml }] = await Promise.all([
-      import("@vmcp-status/k8s"),
-      import("../manifests/Manifests.ts")
-    ])
+    const [{ validateName }, { makeManifests, manifestsYaml }, { decodeConfig }, Effect, Exit] =
+      await Promise.all([
+        import("@vmcp-status/k8s"),
+        import("../manifests/Manifests.ts"),
+        import("../Config.ts"),
+        import("effect/Effect"),
+        import("effect/Exit")
+      ])
     const checked = Effect.runSyncExit(
       Effect.all([validateName("--name", name, "subdomain"), validateName("--namespace", namespace, "label")])
     )

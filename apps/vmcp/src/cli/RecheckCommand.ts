@@ -1,9 +1,8 @@
-import { type BackendHealthReport, isRoutable, redactText } from "@vmcp-status/core"
+import type { BackendHealthReport } from "@vmcp-status/core"
 import { RecheckDefaults } from "../status/Recheck.ts"
 import { type CliIo, type Command, ExitCode, POSITIONALS, usageError, writeLine } from "./CommandLine.ts"
+import { DEFAULT_URL } from "./StatusCommand.ts"
 import { paintFor } from "./Terminal.ts"
-
-const DEFAULT_URL = "http://127.0.0.1:4483"
 
 const recheckHelp = `Usage: vmcp recheck <backend> [--url <base URL>]
 
@@ -66,6 +65,7 @@ export const recheck: Command = {
         ExitCode.unreachable,
         `${url} answered HTTP ${res.status}${body?.error === undefined ? "" : `: ${body.error}`}; is --url the server's admin listener?`
       )
+    const { isRoutable, redactText } = await import("@vmcp-status/core")
     const paint = paintFor(io.stdout)
     const color = isRoutable(body.health)
       ? body.health === "healthy"

@@ -1,7 +1,6 @@
 import { dirname, resolve } from "node:path"
 import type { VmcpConfig } from "../Config.ts"
-import { Paths } from "../server/HttpServer.ts"
-import { runServer } from "../server/Serve.ts"
+import { Paths } from "../server/Paths.ts"
 import { selectReporters } from "../status/Reporters.ts"
 import { type Command, loadOrReport, usageError } from "./CommandLine.ts"
 
@@ -81,6 +80,8 @@ export const serve: Command = {
           ? { ...loaded.auth, allowUnauthenticated: true }
           : loaded.auth
     }
+    // The server, the MCP SDK and the reporters load here, not with the command table.
+    const { runServer } = await import("../server/Serve.ts")
     return runServer({
       config,
       selection,

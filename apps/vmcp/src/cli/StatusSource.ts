@@ -1,6 +1,6 @@
 import { decodeRuntimeStatus } from "@vmcp-status/core"
 import { ToolhiveVirtualMcpServer } from "@vmcp-status/k8s"
-import { Paths } from "../server/HttpServer.ts"
+import { Paths } from "../server/Paths.ts"
 import { type StatusView, viewOfCustomResource, viewOfRuntimeStatus } from "./StatusView.ts"
 
 /**

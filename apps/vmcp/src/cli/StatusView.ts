@@ -273,3 +273,17 @@ export const formatFleet = (views: ReadonlyArray<StatusView>, paint: Paint): str
     ...rows.map((r) => `${line(r, phaseColor(paint, r.phase))}  ${paint.dim(r.message)}`.trimEnd())
   ].join("\n")
 }
+
+/**
+ * The status as a few readable lines: phase and message, one line per backend, the conditions.
+ *
+ * @example
+ * ```ts
+ * import { deriveStatus } from "@vmcp-status/core"
+ * import { formatStatus, paintFor } from "@vmcp-status/vmcp"
+ *
+ * const text = formatStatus(deriveStatus({ backends: [], initialRoundComplete: true, now: "2026-11-27T23:00:00Z" }), paintFor(process.stdout))
+ * ```
+ */
+export const formatStatus = (status: RuntimeStatus, paint: Paint): string =>
+  formatView(viewOfRuntimeStatus("", status), "text", paint)

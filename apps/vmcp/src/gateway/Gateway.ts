@@ -72,7 +72,7 @@ export interface GatewayOptions {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { decodeConfig, makeBackendConnection, makeGateway } from "@vmcp-status/vmcp"
  *
  * const config = Effect.runSync(decodeConfig({}, "inline"))

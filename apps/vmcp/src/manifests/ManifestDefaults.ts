@@ -34,27 +34,30 @@ export const ManifestDefaults = {
   /** The pod gets this long after SIGTERM; the app exits within 10 s. */
   terminationGracePeriodSeconds: 15,
   /*
-   * Memory, measured on Node 24 (`vmcp serve` with examples/vmcp.yaml, VmRSS of the vmcp process
-   * alone; its stdio backends are processes of their own, ~90 MiB each for a `node` backend, and
-   * count against the container's limit too):
+   * Memory, measured on Node 24 with the image's code-split bundle (`vmcp serve`, VmRSS of the
+   * vmcp process alone; stdio backends are processes of their own, ~90 MiB each for a `node`
+   * backend, and count against the container's limit too). Idle: examples/vmcp.yaml; load: 2 000
+   * tools/call through one Streamable HTTP backend (apps/vmcp/scripts/measure-calls.ts):
    *
-   *                                   default   --max-semi-space-size=2
-   *   Ready                           127 MiB   113 MiB
-   *   idle, 1 min later               134 MiB   114 MiB
-   *   3 000 calls by 20 clients       250 MiB   161 MiB
+   *   NODE_OPTIONS                                      idle     16 concurrent  64 concurrent
+   *   --max-semi-space-size=1                           91 MiB   167-194 MiB    187-195 MiB
+   *   --max-semi-space-size=2                           81-94    184            190
+   *   --max-semi-space-size=16                          102      209            221
+   *   --max-semi-space-size=2 --max-old-space-size=384  94       120-121        126-132
    *
-   * With the default young generation V8 lets each semi-space grow to 16+ MiB under call load;
-   * capped at 2 MiB the load peak is ~90 MiB lower, so the Deployment sets it (`nodeOptions`).
-   * bench's reporting stack with 1 000 backends peaks at 281 MB. The request covers a loaded
-   * gateway with a handful of HTTP backends (161 MiB + ~20 %); the limit covers the 1 000-backend
-   * figure with ~80 % headroom, so an OOM kill means a leak, not a large config.
+   * The young generation stays at 2 MiB per semi-space (1 saves nothing measurable and scavenges
+   * twice as often). The old generation is capped at 384 MiB, 3/4 of the limit: V8 then collects
+   * sooner (the load peak drops by ~60 MiB), a heap past it fails with "heap out of memory" in the
+   * log instead of a silent OOM kill, and the rest of the limit holds code, the young generation
+   * and socket buffers. The request covers the load peak (~130 MiB) plus ~20 %; the limit covers
+   * bench's 1 000-backend reporting stack (281 MB) with headroom.
    */
   resources: {
-    requests: { cpu: "50m", memory: "192Mi" },
+    requests: { cpu: "50m", memory: "160Mi" },
     limits: { memory: "512Mi" }
   },
-  /** Keeps the young generation small: measured above, ~90 MiB less RSS under call load. */
-  nodeOptions: "--max-semi-space-size=2",
+  /** Young generation 2 MiB per semi-space, old generation 3/4 of the memory limit (measured above). */
+  nodeOptions: "--max-semi-space-size=2 --max-old-space-size=384",
   /**
    * With more than one replica the Service pins each client IP to one pod for this long after
    * its last packet (the Kubernetes default, 3 h): a 2025-era MCP session lives in one replica.

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path"
 import { minimalRules, ToolhiveVirtualMcpServer } from "@vmcp-status/k8s"
 import YAML from "yaml"
 import { adminListen, envReferences, type VmcpConfig } from "../Config.ts"
-import { Paths } from "../server/HttpServer.ts"
+import { Paths } from "../server/Paths.ts"
 import { ManifestDefaults } from "./ManifestDefaults.ts"
 
 export { ManifestDefaults } from "./ManifestDefaults.ts"
@@ -187,7 +187,7 @@ const podLabels = (name: string) => ({ "app.kubernetes.io/name": "vmcp", "app.ku
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { decodeConfig, makeManifests } from "@vmcp-status/vmcp"
  *
  * const config = Effect.runSync(decodeConfig({}, "inline"))
@@ -372,7 +372,7 @@ export const makeManifests = (options: ManifestOptions): ReadonlyArray<Manifest>
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { decodeConfig, makeManifests, manifestsYaml } from "@vmcp-status/vmcp"
  *
  * const config = Effect.runSync(decodeConfig({}, "inline"))

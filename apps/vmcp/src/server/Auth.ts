@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders } from "node:http"
 import { resolve } from "node:path"
 import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from "jose"
 import type { VmcpConfig } from "../Config.ts"
+import { PROTECTED_RESOURCE_PATH } from "./Paths.ts"
 
 /** `auth` of the config, decoded. */
 export type AuthConfig = VmcpConfig["auth"]
@@ -51,8 +52,7 @@ export interface Authenticator {
   readonly metadata?: (resource: string) => ProtectedResourceMetadata
 }
 
-/** The well-known path of RFC 9728 metadata; the MCP spec also has clients try it suffixed with the MCP path. */
-export const PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource"
+export { PROTECTED_RESOURCE_PATH }
 
 /** `https://host/mcp` → `https://host/.well-known/oauth-protected-resource/mcp` (RFC 9728 §3.1). */
 export const resourceMetadataUrl = (resource: string): string => {
@@ -363,7 +363,7 @@ const makeOidc = (oidc: Oidc, serverName: string): Authenticator => {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { decodeConfig, makeAuthenticator } from "@vmcp-status/vmcp"
  *
  * const config = Effect.runSync(

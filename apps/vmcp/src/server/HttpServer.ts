@@ -7,20 +7,11 @@ import { RECHECK_ROUTE, type RecheckOutcome } from "../status/Recheck.ts"
 import type { StatusFeed } from "../status/StatusFeed.ts"
 import { serveStatusPage } from "../status/StatusPage.ts"
 import { makeStatusStreams } from "../status/StatusStream.ts"
-import { type Authenticator, type AuthFailureReason, PROTECTED_RESOURCE_PATH } from "./Auth.ts"
+import type { Authenticator, AuthFailureReason } from "./Auth.ts"
+import { Paths } from "./Paths.ts"
 import { checkRequest, makeRequestPolicy } from "./RequestPolicy.ts"
 
-/** The paths the server answers. */
-export const Paths = {
-  mcp: "/mcp",
-  healthz: "/healthz",
-  readyz: "/readyz",
-  status: "/status",
-  page: "/",
-  statusStream: "/status/stream",
-  metrics: "/metrics",
-  protectedResource: PROTECTED_RESOURCE_PATH
-} as const
+export { Paths }
 
 /**
  * What one listener serves. `all`: everything on one port (`auth.mode: none`, the default);

@@ -2,8 +2,11 @@ import { Writable } from "node:stream"
 import { makeRedactor, type Redactor, ReporterStartError } from "@vmcp-status/core"
 import { createDefaultLogger, resolveFormat } from "@vmcp-status/log"
 import { describeSessionEvent } from "@vmcp-status/mcp"
-import { metricsHandler } from "@vmcp-status/prometheus"
-import { Cause, Effect, Exit, Logger, Schema } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Logger from "effect/Logger"
+import * as Schema from "effect/Schema"
 import type winston from "winston"
 import { adminListen, formatConfigIssue, unauthenticatedExposure, type VmcpConfig } from "../Config.ts"
 import { type CliIo, ExitCode } from "../cli/CommandLine.ts"
@@ -91,7 +94,7 @@ const redactingStream = (target: CliIo["stdout"], redact: Redactor): CliIo["stdo
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { defaultIo, loadVmcpConfig, runServer, selectReporters } from "@vmcp-status/vmcp"
  *
  * const config = await Effect.runPromise(loadVmcpConfig("vmcp.yaml"))
@@ -200,8 +203,15 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
         initialRoundComplete: status?.initialRoundComplete() === true,
         status: status?.current()
       })
+    // Loaded with the prometheus reporter only (already in memory then).
     const metrics =
-      built.prometheus === undefined ? {} : { metrics: metricsHandler(built.prometheus.registry) }
+      built.prometheus === undefined
+        ? {}
+        : {
+            metrics: (yield* Effect.promise(() => import("@vmcp-status/prometheus"))).metricsHandler(
+              built.prometheus.registry
+            )
+          }
     const http: HttpServer = yield* Effect.tryPromise({
       try: () =>
         startHttpServer({

@@ -1,6 +1,5 @@
 import type { ReporterSource } from "@vmcp-status/core"
-import { makeLogReporter } from "@vmcp-status/log"
-import { makePrometheusReporter, type PrometheusReporter } from "@vmcp-status/prometheus"
+import type { PrometheusReporter } from "@vmcp-status/prometheus"
 import type { VmcpConfig } from "../Config.ts"
 
 /** The reporters the app knows. */
@@ -112,7 +111,7 @@ export interface BuiltReporters {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { buildReporters, decodeConfig } from "@vmcp-status/vmcp"
  *
  * const config = Effect.runSync(decodeConfig({}, "inline"))
@@ -124,8 +123,13 @@ export const buildReporters = async (
   config: VmcpConfig,
   environment: ReporterEnvironment
 ): Promise<BuiltReporters> => {
-  // The Kubernetes client is large: it is loaded only when the k8s reporter runs.
-  const k8s = selection.kinds.includes("k8s") ? await import("@vmcp-status/k8s") : undefined
+  // Each reporter's package (the Kubernetes one is large) is loaded only when that reporter runs.
+  const runs = (kind: ReporterKind) => selection.kinds.includes(kind)
+  const [log, k8s, prom] = await Promise.all([
+    runs("log") ? import("@vmcp-status/log") : undefined,
+    runs("k8s") ? import("@vmcp-status/k8s") : undefined,
+    runs("prometheus") ? import("@vmcp-status/prometheus") : undefined
+  ])
   const sources: Array<ReporterSource> = []
   let prometheus: PrometheusReporter | undefined
   const { env } = environment
@@ -135,7 +139,7 @@ export const buildReporters = async (
     switch (kind) {
       case "log":
         sources.push(
-          makeLogReporter({
+          log!.makeLogReporter({
             vmcp,
             env,
             format: config.status.log.format,
@@ -164,7 +168,7 @@ export const buildReporters = async (
         )
         break
       case "prometheus":
-        prometheus = makePrometheusReporter({ labels: { vmcp } })
+        prometheus = prom!.makePrometheusReporter({ labels: { vmcp } })
         sources.push(prometheus)
         break
     }

@@ -8,7 +8,7 @@ import {
 import { type CustomBackend, type HealthChecker, publishHealth } from "@vmcp-status/health"
 import { BackendRestarting } from "@vmcp-status/mcp"
 import type { PrometheusReporter } from "@vmcp-status/prometheus"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { VmcpConfig } from "../Config.ts"
 import type { BackendConnection } from "../gateway/BackendConnection.ts"
 import type { Gateway } from "../gateway/Gateway.ts"
@@ -46,7 +46,7 @@ export interface StatusRuntime {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { HealthChecker } from "@vmcp-status/health"
  * import { decodeConfig, healthCheckFor, makeBackendConnection, makeGateway } from "@vmcp-status/vmcp"
  *
@@ -159,7 +159,7 @@ export interface StatusOptions {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { decodeConfig, makeBackendConnection, makeGateway, startStatus } from "@vmcp-status/vmcp"
  *
  * const program = Effect.scoped(Effect.gen(function* () {

@@ -1,5 +1,6 @@
 import { makeBackendSession } from "@vmcp-status/mcp"
-import { Effect, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type {
   BackendConfig,
   CheckResult,

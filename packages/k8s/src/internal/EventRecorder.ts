@@ -5,7 +5,10 @@ import {
   redactText,
   transitions
 } from "@vmcp-status/core"
-import { Clock, Effect, Option, Queue } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import type { KubeRequestError } from "../Errors.ts"
 import type { K8sEventOptions } from "../K8sReporter.ts"
 import type { Target } from "../Target.ts"

@@ -2,7 +2,9 @@ import { existsSync, readFileSync } from "node:fs"
 import http from "node:http"
 import https from "node:https"
 import type { KubeConfig } from "@kubernetes/client-node"
-import { Clock, Effect, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { KubeApiError, KubeConfigError, type KubeRequestError, KubeTransportError } from "../Errors.ts"
 
 /** Where a pod's service-account token, CA and namespace are mounted. */
@@ -51,7 +53,7 @@ const readText = (path: string) => readFileSync(path, "utf8")
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { loadKubeConfig } from "./KubeClient.ts"
  *
  * const loaded = await Effect.runPromise(loadKubeConfig({ kubeconfig: "/tmp/admin.kubeconfig" }))
@@ -343,7 +345,7 @@ const credentialsOf = (loaded: LoadedConfig): Effect.Effect<Credentials, KubeCon
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { loadKubeConfig, makeClient } from "./KubeClient.ts"
  *
  * const program = Effect.scoped(Effect.gen(function* () {

@@ -1,5 +1,7 @@
 import { hostname } from "node:os"
-import { Clock, Effect, SubscriptionRef } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { KubeRequestError } from "../Errors.ts"
 import { LeaderElectionDefaults, type LeaderElectionOptions } from "../LeaderElection.ts"
 import { explainForbidden } from "./Forbidden.ts"
@@ -61,7 +63,7 @@ const describe = (error: KubeRequestError, namespace: string, leaseName: string)
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { makeLeaderElector } from "./LeaderElector.ts"
  *
  * const program = (client: KubeClient) => Effect.scoped(Effect.gen(function* () {

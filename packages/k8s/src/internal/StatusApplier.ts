@@ -6,7 +6,9 @@ import {
   type RuntimeStatus,
   stableJson
 } from "@vmcp-status/core"
-import { Clock, Effect, Semaphore } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Semaphore from "effect/Semaphore"
 import type { KubeApiError, KubeRequestError } from "../Errors.ts"
 import { type OwnershipMode, type StatusPayload, toStatusPayload } from "../StatusMapping.ts"
 import { objectPath, type Target } from "../Target.ts"
@@ -182,7 +184,7 @@ export const describeNotFound = (error: KubeApiError, target: Target): string =>
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { resolveTarget } from "../Target.ts"
  * import { clientFromOptions } from "./KubeClient.ts"
  * import { makeStatusApplier } from "./StatusApplier.ts"
