@@ -45,11 +45,11 @@ interface TestBackend {
   readonly headers?: Record<string, string>
 }
 
-const startAll = async (backends: ReadonlyArray<TestBackend>, waitForTools = true) => {
+const startAll = async (backends: ReadonlyArray<TestBackend>, waitForTools = true, interval = "200ms") => {
   const config = Effect.runSync(
     decodeConfig(
       {
-        health: { interval: "200ms", timeout: "20s", slowThreshold: "10s" },
+        health: { interval, timeout: "20s", slowThreshold: "10s" },
         backends: backends.map((b) => ({ transport: "streamable-http", headers: {}, ...b }))
       },
       "test"
@@ -121,6 +121,17 @@ describe("the status pipeline (health → gateway → publisher)", () => {
     await web.addTool({ name: "fetch" })
     await next
     expect(gateway.tools().map((t) => t.name)).toEqual(["web_fetch", "web_search"])
+  })
+
+  it("a backend's tools/list_changed is counted in the status at once, not at the next probe", async () => {
+    const web = await startMcpBackend({ tools: [{ name: "search" }] })
+    cleanups.push(() => web.close())
+    // Probes an hour apart: only the change itself can update the counts within the test.
+    const { published } = await startAll([{ name: "web", url: web.url }], true, "1h")
+    await published((s) => backendOf(s, "web")?.toolCount === 1)
+    await web.addTool({ name: "fetch" })
+    const counted = await published((s) => backendOf(s, "web")?.toolCount === 2)
+    expect(toolCounts(counted)).toEqual({ web: 2, total: 2 })
   })
 
   it("a burst of tools/list_changed ends with the backend's last tool set", async () => {

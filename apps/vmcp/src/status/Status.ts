@@ -247,6 +247,12 @@ export const startStatus = Effect.fnUntraced(function* (options: StatusOptions) 
     },
     discoveryInterval: DISCOVERY_INTERVAL_MS
   })
+  // A backend's new lists (after its `list_changed`) are counted in the status at once: the
+  // backend is probed now (its counts come from the lists its session just fetched), not at the
+  // next interval. Forked, so one slow probe does not hold back another backend's.
+  yield* options.events.on(["ListsChanged"], ({ backend }) =>
+    Effect.asVoid(Effect.forkChild(checker.recheck(backend)))
+  )
   const finish = Effect.gen(function* () {
     if (finished) return
     yield* checker.stop
