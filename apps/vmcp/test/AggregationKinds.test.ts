@@ -51,6 +51,25 @@ const notifications = () => {
   }
 }
 
+/**
+ * Waits for a change announced after `since` (a count of `changes`) and a list that `holds`,
+ * listing again after every announcement: server-everything also announces list changes of its
+ * own at any time, so one notification alone proves nothing about the list.
+ */
+const untilListed = async <A>(
+  changes: ReturnType<typeof notifications>,
+  since: number,
+  list: () => Promise<A>,
+  holds: (listed: A) => boolean
+): Promise<A> => {
+  for (;;) {
+    const before = changes.count()
+    const listed = await list()
+    if (holds(listed) && before > since) return listed
+    if (changes.count() === before) await changes.next()
+  }
+}
+
 const recorder = () => {
   const last = Effect.runSync(SubscriptionRef.make<RuntimeStatus | undefined>(undefined))
   const reporter = Reporter.make("recorder", (status) => SubscriptionRef.set(last, status))
@@ -278,11 +297,14 @@ describe("aggregation of every kind (server-everything ×2 over stdio + an HTTP 
 
     // web goes down: unhealthy, so unroutable; its prompt and resource are hidden, clients are
     // told, and beta (next in priority) answers the clashing names.
-    const promptsChanged = changes.prompts.next()
-    const resourcesChanged = changes.resources.next()
+    const promptsBefore = changes.prompts.count()
     await web.setMode("down")
-    await Promise.all([promptsChanged, resourcesChanged])
-    const after = await client.listPrompts(undefined, { cacheMode: "bypass" })
+    const after = await untilListed(
+      changes.prompts,
+      promptsBefore,
+      () => client.listPrompts(undefined, { cacheMode: "bypass" }),
+      (listed) => !listed.prompts.some((p) => p.name === "greet")
+    )
     expect(after.prompts.map((p) => p.name)).not.toContain("greet")
     const fallback = await client.getPrompt({ name: "simple-prompt" })
     expect(textOf(fallback.messages[0]?.content)).toBe("This is a simple prompt without arguments.")
@@ -302,16 +324,19 @@ describe("aggregation of every kind (server-everything ×2 over stdio + an HTTP 
     })
     // A real backend announces resources/list_changed: server-everything registers a session
     // resource when its gzip tool runs with resourceLink output (a data: URI, no network).
-    const resourcesChanged = changes.resources.next()
+    const resourcesBefore = changes.resources.count()
     const result = await client.callTool({
       name: "alpha_gzip-file-as-resource",
       arguments: { name: "hello.txt.gz", data: "data:text/plain;base64,aGVsbG8=", outputType: "resourceLink" }
     })
     expect(result.isError).not.toBe(true)
-    await resourcesChanged
     const sessionUri = "demo://resource/session/hello.txt.gz"
-    const { resources } = await client.listResources(undefined, { cacheMode: "bypass" })
-    expect(resources.map((r) => r.uri)).toContain(prefixUri("alpha", sessionUri))
+    await untilListed(
+      changes.resources,
+      resourcesBefore,
+      () => client.listResources(undefined, { cacheMode: "bypass" }),
+      (listed) => listed.resources.some((r) => r.uri === prefixUri("alpha", sessionUri))
+    )
     // The tool's resource_link carries the backend's own URI; reading it through the gateway
     // works too (it is listed by exactly one backend).
     const link = (result.content as ReadonlyArray<{ type: string; uri?: string }>).find(
@@ -339,10 +364,14 @@ describe("aggregation of every kind (server-everything ×2 over stdio + an HTTP 
     await published((s) => backendOf(s, "web")?.promptCount === 3)
 
     // A resource removed from the fixture leaves the list, and clients are told.
-    const removed = changes.resources.next()
+    const beforeRemoval = changes.resources.count()
     await web.removeResource(SHARED_URI)
-    await removed
-    const rest = await client.listResources(undefined, { cacheMode: "bypass" })
+    const rest = await untilListed(
+      changes.resources,
+      beforeRemoval,
+      () => client.listResources(undefined, { cacheMode: "bypass" }),
+      (listed) => !listed.resources.some((r) => r.uri === prefixUri("web", SHARED_URI))
+    )
     expect(rest.resources.map((r) => r.uri)).not.toContain(prefixUri("web", SHARED_URI))
   }, 120_000)
 
