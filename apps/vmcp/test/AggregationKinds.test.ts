@@ -6,9 +6,9 @@ import {
   StreamableHTTPClientTransport
 } from "@modelcontextprotocol/client"
 import { UriTemplate } from "@modelcontextprotocol/server"
-import { Reporter, type RuntimeStatus } from "@vmcp-status/core"
+import type { RuntimeStatus } from "@vmcp-status/core"
 import { type McpBackendHandle, startMcpBackend } from "@vmcp-status/testkit"
-import { Effect, Exit, Option, Scope, Stream, SubscriptionRef } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { decodeConfig } from "../src/Config.ts"
 import { prefixUri, prefixUriTemplate } from "../src/gateway/Aggregation.ts"
@@ -16,7 +16,7 @@ import { makeBackendConnection } from "../src/gateway/BackendConnection.ts"
 import { makeGateway } from "../src/gateway/Gateway.ts"
 import { makeMcpEndpoint } from "../src/gateway/McpEndpoint.ts"
 import { startHttpServer } from "../src/server/HttpServer.ts"
-import { wire } from "./wiring.ts"
+import { recorder, wire } from "./wiring.ts"
 
 /**
  * The gateway in front of two instances of the reference MCP server published on npm
@@ -68,20 +68,6 @@ const untilListed = async <A>(
     if (holds(listed) && before > since) return listed
     if (changes.count() === before) await changes.next()
   }
-}
-
-const recorder = () => {
-  const last = Effect.runSync(SubscriptionRef.make<RuntimeStatus | undefined>(undefined))
-  const reporter = Reporter.make("recorder", (status) => SubscriptionRef.set(last, status))
-  const published = (predicate: (status: RuntimeStatus) => boolean) =>
-    Effect.runPromise(
-      SubscriptionRef.changes(last).pipe(
-        Stream.filter((status) => status !== undefined && predicate(status)),
-        Stream.runHead,
-        Effect.map((found) => Option.getOrThrow(found)!)
-      )
-    )
-  return { reporter, published }
 }
 
 const backendOf = (status: RuntimeStatus, name: string) => status.backends.find((b) => b.name === name)

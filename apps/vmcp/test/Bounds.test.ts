@@ -1,6 +1,6 @@
 import { Agent, request } from "node:http"
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
-import type { SessionClock } from "@vmcp-status/mcp"
+import { manualSessionClock, type SessionClock } from "@vmcp-status/mcp"
 import { eventually, type FixtureTool, startMcpBackend } from "@vmcp-status/testkit"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
@@ -15,26 +15,6 @@ const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
 })
-
-/** A clock the test moves by hand: `advance` runs the table's timers at the new time. */
-const manualClock = () => {
-  let now = 1_000_000
-  const timers: Array<() => void> = []
-  const clock: SessionClock = {
-    now: () => now,
-    every: (_ms, run) => {
-      timers.push(run)
-      return () => timers.splice(timers.indexOf(run), 1)
-    }
-  }
-  return {
-    clock,
-    advance: (ms: number) => {
-      now += ms
-      for (const run of [...timers]) run()
-    }
-  }
-}
 
 /** A gateway (backends, endpoint, HTTP server) on 127.0.0.1 over real backends, as `vmcp serve` wires it. */
 const startGateway = async (
@@ -315,7 +295,7 @@ describe("limits.sessionIdleTimeout", () => {
     const real = await backend([{ name: "work", text: "done" }])
     const proxy = await startMcpProxy(real.url)
     cleanups.push(() => proxy.close())
-    const time = manualClock()
+    const time = manualSessionClock(1_000_000)
     const { http, endpoint } = await startGateway(
       [{ name: "web", transport: "streamable-http", url: proxy.url }],
       { sessionIdleTimeout: "10m" },

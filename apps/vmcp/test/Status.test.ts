@@ -1,32 +1,16 @@
-import { Reporter, type RuntimeStatus } from "@vmcp-status/core"
+import type { RuntimeStatus } from "@vmcp-status/core"
 import { startMcpBackend } from "@vmcp-status/testkit"
-import { Effect, Exit, Option, Scope, Stream, SubscriptionRef } from "effect"
+import { Effect, Exit, Scope, Stream } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { decodeConfig } from "../src/Config.ts"
 import { makeBackendConnection } from "../src/gateway/BackendConnection.ts"
 import type { StatusRuntime } from "../src/status/Status.ts"
-import { wire } from "./wiring.ts"
+import { recorder, wire } from "./wiring.ts"
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
-
-/** A reporter given to the publisher: `published` waits for a status it was handed. */
-const recorder = () => {
-  const last = Effect.runSync(SubscriptionRef.make<RuntimeStatus | undefined>(undefined))
-  const reporter = Reporter.make("recorder", (status) => SubscriptionRef.set(last, status))
-  /** Resolves with the first status reported (the newest so far included) that satisfies `predicate`. */
-  const published = (predicate: (status: RuntimeStatus) => boolean) =>
-    Effect.runPromise(
-      SubscriptionRef.changes(last).pipe(
-        Stream.filter((status) => status !== undefined && predicate(status)),
-        Stream.runHead,
-        Effect.map((found) => Option.getOrThrow(found)!)
-      )
-    )
-  return { reporter, published }
-}
 
 const backendOf = (status: RuntimeStatus, name: string) => status.backends.find((b) => b.name === name)
 

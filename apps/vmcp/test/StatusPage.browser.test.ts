@@ -10,11 +10,10 @@ import { backendReport, deriveStatus } from "@vmcp-status/core"
 import { eventually, type McpBackendHandle, startMcpBackend } from "@vmcp-status/testkit"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { makeMcpEndpoint } from "../src/gateway/McpEndpoint.ts"
-import { startHttpServer } from "../src/server/HttpServer.ts"
 import { makeStatusFeed } from "../src/status/StatusFeed.ts"
 import { statusPageCsp } from "../src/status/StatusPage.ts"
 import { serveInProcess, servingUrl } from "./inProcess.ts"
+import { serveFeed } from "./wiring.ts"
 
 /** Debian's chromium (scripts/test-packages.sh installs it); CI fails without it, elsewhere the file skips. */
 const CHROMIUM = "/usr/bin/chromium"
@@ -196,23 +195,8 @@ describe.skipIf(!haveChromium && process.env.CI !== "true")("the status page in 
         now
       })
     )
-    const endpoint = makeMcpEndpoint({
-      name: "vmcp",
-      version: "0.0.0",
-      router: { tools: () => [], call: async () => ({ content: [] }) }
-    })
-    const http = await startHttpServer({
-      host: "127.0.0.1",
-      port: 0,
-      endpoint,
-      ready: () => true,
-      status: () => feed.current(),
-      feed
-    })
-    cleanups.push(
-      () => http.close(),
-      () => endpoint.close()
-    )
+    const { http, close } = await serveFeed(feed)
+    cleanups.push(close)
 
     const { page, errors, dialogs } = await openPage(`${http.url}/`)
     await rowHealth(page, "plain", "healthy")

@@ -7,11 +7,10 @@ import type { AddressInfo } from "node:net"
 import { backendReport, deriveStatus, type RuntimeStatus } from "@vmcp-status/core"
 import { eventually } from "@vmcp-status/testkit"
 import { afterEach, describe, expect, it } from "vitest"
-import { makeMcpEndpoint } from "../src/gateway/McpEndpoint.ts"
-import { startHttpServer } from "../src/server/HttpServer.ts"
 import { makeStatusFeed, type StatusFeed } from "../src/status/StatusFeed.ts"
 import { makeStatusStreams, type StatusStreams } from "../src/status/StatusStream.ts"
 import { openSse, type SseReader } from "./sse.ts"
+import { serveFeed } from "./wiring.ts"
 
 const cleanups: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => {
@@ -33,23 +32,8 @@ const statusAt = (time: string, health: "healthy" | "unhealthy", message = ""): 
   })
 
 const startApp = async (feed: StatusFeed) => {
-  const endpoint = makeMcpEndpoint({
-    name: "vmcp",
-    version: "0.0.0",
-    router: { tools: () => [], call: async () => ({ content: [] }) }
-  })
-  const http = await startHttpServer({
-    host: "127.0.0.1",
-    port: 0,
-    endpoint,
-    ready: () => true,
-    status: () => feed.current(),
-    feed
-  })
-  cleanups.push(
-    () => http.close(),
-    () => endpoint.close()
-  )
+  const { http, close } = await serveFeed(feed)
+  cleanups.push(close)
   return http
 }
 

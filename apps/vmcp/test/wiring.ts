@@ -1,11 +1,14 @@
-import { Effect, Scope } from "effect"
+import { Reporter, type RuntimeStatus } from "@vmcp-status/core"
+import { Effect, Option, Scope, Stream, SubscriptionRef } from "effect"
 import type { VmcpConfig } from "../src/Config.ts"
 import type { ListKind } from "../src/gateway/Aggregation.ts"
 import type { BackendConnection } from "../src/gateway/BackendConnection.ts"
 import { type Gateway, makeGateway } from "../src/gateway/Gateway.ts"
-import type { McpEndpoint } from "../src/gateway/McpEndpoint.ts"
+import { type McpEndpoint, makeMcpEndpoint } from "../src/gateway/McpEndpoint.ts"
 import { makeServerEvents, routeByEvents, type ServerEvents } from "../src/server/Events.ts"
+import { startHttpServer } from "../src/server/HttpServer.ts"
 import { type StatusOptions, type StatusRuntime, startStatus } from "../src/status/Status.ts"
+import type { StatusFeed } from "../src/status/StatusFeed.ts"
 
 /** The gateway and the status side wired over one event bus, as `vmcp serve` wires them. */
 export interface Wired {
@@ -71,5 +74,48 @@ export const wire = async (
         : new Promise((resolve) => {
             waiters.add({ kind, after: seen, resolve })
           })
+  }
+}
+
+/** A reporter given to the publisher: `published` waits for a status it was handed. */
+export const recorder = (): {
+  readonly reporter: Reporter.Reporter<never>
+  readonly published: (predicate: (status: RuntimeStatus) => boolean) => Promise<RuntimeStatus>
+} => {
+  const last = Effect.runSync(SubscriptionRef.make<RuntimeStatus | undefined>(undefined))
+  const reporter = Reporter.make("recorder", (status) => SubscriptionRef.set(last, status))
+  /** Resolves with the first status reported (the newest so far included) that satisfies `predicate`. */
+  const published = (predicate: (status: RuntimeStatus) => boolean) =>
+    Effect.runPromise(
+      SubscriptionRef.changes(last).pipe(
+        Stream.filter((status) => status !== undefined && predicate(status)),
+        Stream.runHead,
+        Effect.map((found) => Option.getOrThrow(found)!)
+      )
+    )
+  return { reporter, published }
+}
+
+/** The server's HTTP listener with no backends, serving `feed`: `/status`, the stream and the page. */
+export const serveFeed = async (feed: StatusFeed) => {
+  const endpoint = makeMcpEndpoint({
+    name: "vmcp",
+    version: "0.0.0",
+    router: { tools: () => [], call: async () => ({ content: [] }) }
+  })
+  const http = await startHttpServer({
+    host: "127.0.0.1",
+    port: 0,
+    endpoint,
+    ready: () => true,
+    status: () => feed.current(),
+    feed
+  })
+  return {
+    http,
+    close: async () => {
+      await endpoint.close()
+      await http.close()
+    }
   }
 }

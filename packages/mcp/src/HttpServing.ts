@@ -19,7 +19,7 @@ import { trackInFlight } from "./internal/InFlight.ts"
 import { type EvictionReason, makeSessionTable, type SessionClock } from "./internal/SessionTable.ts"
 
 export type { EvictionReason, SessionClock } from "./internal/SessionTable.ts"
-export { systemClock } from "./internal/SessionTable.ts"
+export { manualSessionClock, systemClock } from "./internal/SessionTable.ts"
 
 /** A list whose change is announced with `notifications/<kind>/list_changed`. */
 export type ListChangedKind = "tools" | "resources" | "prompts"

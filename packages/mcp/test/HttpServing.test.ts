@@ -8,35 +8,15 @@ import {
   type McpHttpServing,
   type McpHttpServingOptions,
   makeMcpHttpServing,
+  manualSessionClock,
   SESSION_NOT_FOUND_RPC_CODE,
-  type ServingContext,
-  type SessionClock
+  type ServingContext
 } from "../src/index.ts"
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
 })
-
-/** A clock the test moves by hand: `advance` runs the table's timers at the new time. */
-const manualClock = () => {
-  let now = 1_000_000
-  const timers: Array<() => void> = []
-  const clock: SessionClock = {
-    now: () => now,
-    every: (_ms, run) => {
-      timers.push(run)
-      return () => timers.splice(timers.indexOf(run), 1)
-    }
-  }
-  return {
-    clock,
-    advance: (ms: number) => {
-      now += ms
-      for (const run of [...timers]) run()
-    }
-  }
-}
 
 /** A promise and its resolver: a tool call the test holds until it lets go. */
 const gate = () => {
@@ -203,7 +183,7 @@ describe("2025 era: sessions", () => {
   })
 
   it("an idle session is closed after sessionIdleMs on the injected clock; a used one and one with a call in flight stay", async () => {
-    const time = manualClock()
+    const time = manualSessionClock(1_000_000)
     const evicted: Array<[string, EvictionReason]> = []
     const { serving, url, held } = await serve({
       sessionIdleMs: 10 * 60_000,

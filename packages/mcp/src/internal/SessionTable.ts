@@ -16,6 +16,30 @@ export const systemClock: SessionClock = {
   }
 }
 
+/**
+ * A clock moved by hand, for tests and simulations: `advance(ms)` moves the time on and runs every
+ * timer once at the new time.
+ */
+export const manualSessionClock = (
+  start = 0
+): { readonly clock: SessionClock; readonly advance: (ms: number) => void } => {
+  let now = start
+  const timers: Array<() => void> = []
+  return {
+    clock: {
+      now: () => now,
+      every: (_ms, run) => {
+        timers.push(run)
+        return () => timers.splice(timers.indexOf(run), 1)
+      }
+    },
+    advance: (ms) => {
+      now += ms
+      for (const run of [...timers]) run()
+    }
+  }
+}
+
 /** Why the table dropped a session. */
 export type EvictionReason = "client-limit" | "server-limit" | "idle"
 
