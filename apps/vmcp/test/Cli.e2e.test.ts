@@ -11,8 +11,8 @@ import { fileURLToPath } from "node:url"
 import { eventually, freeLoopbackPort, startMcpBackend } from "@vmcp-status/testkit"
 import { afterEach, describe, expect, it } from "vitest"
 import YAML from "yaml"
+import { CLI, startCli } from "./cliProcess.ts"
 
-const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url))
 const EXAMPLE_CONFIG = fileURLToPath(new URL("../examples/vmcp.yaml", import.meta.url))
 const packageVersion = (
   JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
@@ -204,21 +204,9 @@ describe("vmcp status exit codes", () => {
 
 /** `vmcp <args>` left running: its output so far, and its exit. Killed after the test if still running. */
 const vmcpRunning = (args: ReadonlyArray<string>) => {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: baseEnv() })
-  let stdout = ""
-  let stderr = ""
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString("utf8")
-  })
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString("utf8")
-  })
-  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)))
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-    await exited
-  })
-  return { child, stdout: () => stdout, stderr: () => stderr, exited }
+  const running = startCli(args)
+  cleanups.push(running.stop)
+  return running
 }
 
 describe("vmcp status --wait, --watch and -o", () => {

@@ -2,13 +2,10 @@
  * `vmcp status` reading a `VirtualMCPServer` from the testkit's real API server instead of a
  * running server: print, wait and the fleet view, as CI would use them with only a kubeconfig.
  */
-import { spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
 import { describeWithKube } from "@vmcp-status/testkit/vitest"
 import { afterEach, expect, it } from "vitest"
+import { startCli } from "./cliProcess.ts"
 import { apply, collectionPath, eventually } from "./kube.ts"
-
-const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url))
 
 const cleanups: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => {
@@ -17,24 +14,9 @@ afterEach(async () => {
 
 /** `vmcp <args>` as a child: its output so far and its exit; killed after the test if still running. */
 const vmcp = (args: ReadonlyArray<string>) => {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" }
-  })
-  let stdout = ""
-  let stderr = ""
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString("utf8")
-  })
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString("utf8")
-  })
-  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)))
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-    await exited
-  })
-  return { stdout: () => stdout, stderr: () => stderr, exited }
+  const running = startCli(args)
+  cleanups.push(running.stop)
+  return running
 }
 
 const statusOf = (phase: string, backends: ReadonlyArray<{ name: string; status: string }>) => ({
