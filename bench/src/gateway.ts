@@ -94,7 +94,11 @@ const logFile = (name: string) => join(dir, `${String(++logCounter).padStart(3, 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/** Two consecutive free loopback ports (vmcp's `--port P` puts the admin listener on P + 1). */
+/**
+ * Two consecutive free loopback ports (vmcp's `--port P` puts the admin listener on P + 1), below
+ * Linux's ephemeral range (32768+): a port the kernel hands out is free only until the next
+ * outgoing connection (the pollers') takes P + 1 as its local port.
+ */
 const freePortPair = async (): Promise<number> => {
   const bind = (port: number) =>
     new Promise<import("node:net").Server | undefined>((resolve) => {
@@ -103,7 +107,7 @@ const freePortPair = async (): Promise<number> => {
       server.listen(port, "127.0.0.1", () => resolve(server))
     })
   for (let attempt = 0; attempt < 50; attempt++) {
-    const first = await bind(0)
+    const first = await bind(20_000 + Math.floor(Math.random() * 12_000))
     if (first === undefined) continue
     const port = (first.address() as { port: number }).port
     const second = port < 65535 ? await bind(port + 1) : undefined
