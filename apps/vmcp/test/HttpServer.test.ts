@@ -13,6 +13,7 @@ import { decodeConfig } from "../src/Config.ts"
 import { makeBackendConnection } from "../src/gateway/BackendConnection.ts"
 import { makeGateway } from "../src/gateway/Gateway.ts"
 import { makeMcpEndpoint } from "../src/gateway/McpEndpoint.ts"
+import { listenEarly } from "../src/server/EarlyListen.ts"
 import { startHttpServer } from "../src/server/HttpServer.ts"
 import { serveInProcess, servingUrl } from "./inProcess.ts"
 
@@ -235,5 +236,77 @@ describe("/readyz: traffic only to a replica that can route something", () => {
       (await fetch(`${app.url}/readyz`)).status === 200 ? true : undefined
     )
     expect(await (await fetch(`${app.url}/readyz`)).json()).toEqual({ ready: true, phase: "Ready" })
+  })
+})
+
+describe("listenEarly: the listeners answer before the server has loaded", () => {
+  const target = { host: "127.0.0.1", port: 0 }
+  const bound = (server: import("node:http").Server) =>
+    `http://127.0.0.1:${(server.address() as import("node:net").AddressInfo).port}`
+
+  it("/healthz 200, /readyz 503 starting, /mcp 503 with a JSON-RPC error and retry-after; a foreign Origin 403", async () => {
+    const early = await listenEarly(target, target)
+    if (early === undefined) throw new Error("could not bind loopback port 0")
+    cleanups.push(early.close)
+    for (const server of [early.main, early.admin]) {
+      const url = bound(server)
+      const healthz = await fetch(`${url}/healthz`)
+      expect([healthz.status, await healthz.text()]).toEqual([200, "ok\n"])
+      const readyz = await fetch(`${url}/readyz`)
+      expect(readyz.status).toBe(503)
+      expect(await readyz.json()).toEqual({ ready: false, reason: "starting" })
+      const mcp = await initialize(url)
+      expect(mcp.status).toBe(503)
+      expect(mcp.headers.get("retry-after")).toBe("1")
+      expect(await mcp.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32000 } })
+      expect((await initialize(url, "http://evil.example")).status).toBe(403)
+    }
+  })
+
+  it("startHttpServer takes a listener over on the same port: its routes answer from then on", async () => {
+    const early = await listenEarly(target, target)
+    if (early === undefined) throw new Error("could not bind loopback port 0")
+    cleanups.push(early.close)
+    const before = bound(early.admin)
+    expect((await fetch(`${before}/readyz`)).status).toBe(503)
+    const http = await startHttpServer({
+      ...target,
+      server: early.admin,
+      role: "admin",
+      ready: () => true,
+      status: () => undefined
+    })
+    cleanups.push(http.close)
+    expect(http.url).toBe(before)
+    const readyz = await fetch(`${before}/readyz`)
+    expect(readyz.status).toBe(200)
+    expect(await readyz.json()).toEqual({ ready: true })
+    expect((await fetch(`${before}/status`)).status).toBe(503)
+    // Closing the early listeners leaves the adopted one to its new owner, and closes the other.
+    await early.close()
+    expect((await fetch(`${before}/healthz`)).status).toBe(200)
+    expect(early.main.listening).toBe(false)
+    await http.close()
+    expect(early.admin.listening).toBe(false)
+  })
+
+  it("a taken port: nothing stays bound, and the caller learns it by `undefined`", async () => {
+    const taken = await listenEarly(target, target)
+    if (taken === undefined) throw new Error("could not bind loopback port 0")
+    cleanups.push(taken.close)
+    const adminPort = (taken.admin.address() as import("node:net").AddressInfo).port
+    const probe = await listenEarly(target, target)
+    if (probe === undefined) throw new Error("could not bind loopback port 0")
+    const mainPort = (probe.main.address() as import("node:net").AddressInfo).port
+    await probe.close()
+    // The main port binds, the admin one is taken: the main one must be released again.
+    const early = await listenEarly(
+      { host: "127.0.0.1", port: mainPort },
+      { host: "127.0.0.1", port: adminPort }
+    )
+    expect(early).toBeUndefined()
+    const again = await listenEarly({ host: "127.0.0.1", port: mainPort }, target)
+    expect(again).toBeDefined()
+    await again?.close()
   })
 })

@@ -37,6 +37,29 @@ Options:
 SIGTERM or SIGINT: readiness off, in-flight calls drained, final status ShuttingDown published,
 exit within 10 s.`
 
+/**
+ * The server's heaviest dependencies, largest first. A module graph loads and runs without
+ * giving the event loop a turn (one `import()` of the whole server blocks ~0.7 s), so the early
+ * listeners could not answer a probe until it ended; loaded one by one, they answer between two.
+ */
+const heavyModules: ReadonlyArray<() => Promise<unknown>> = [
+  () => import("@modelcontextprotocol/server"),
+  () => import("@modelcontextprotocol/node"),
+  () => import("@modelcontextprotocol/client"),
+  () => import("winston"),
+  () => import("@vmcp-status/mcp"),
+  () => import("@vmcp-status/health")
+]
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+const preloadYielding = async (): Promise<void> => {
+  for (const load of heavyModules) {
+    await load()
+    await nextTurn()
+  }
+}
+
 /** `vmcp serve`. */
 export const serve: Command = {
   summary: "run the Virtual MCP Server",
@@ -80,16 +103,38 @@ export const serve: Command = {
           ? { ...loaded.auth, allowUnauthenticated: true }
           : loaded.auth
     }
-    // The server, the MCP SDK and the reporters load here, not with the command table.
-    const { runServer } = await import("../server/Serve.ts")
-    return runServer({
-      config,
-      selection,
-      io,
-      configDir: dirname(resolve(file)),
-      ...(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig as string }),
-      ...(values.name === undefined ? {} : { objectName: values.name as string }),
-      ...(values.namespace === undefined ? {} : { objectNamespace: values.namespace as string })
-    })
+    // Listen before the server, the MCP SDK and the reporters load (they take most of start-up):
+    // /healthz answers from here on, /readyz says "starting". Not beyond loopback while the auth
+    // check would refuse it; a port that cannot be bound is left to `runServer` to report.
+    const { adminListen, unauthenticatedExposure } = await import("../Config.ts")
+    const { listenEarly } = await import("../server/EarlyListen.ts")
+    const early =
+      unauthenticatedExposure(config.listen.host, config.auth) === undefined
+        ? await listenEarly(
+            { ...config.listen },
+            {
+              ...adminListen(config.listen),
+              allowedOrigins: config.listen.allowedOrigins,
+              allowedHosts: config.listen.admin.allowedHosts
+            }
+          )
+        : undefined
+    try {
+      // The server, the MCP SDK and the reporters load here, not with the command table.
+      if (early !== undefined) await preloadYielding()
+      const { runServer } = await import("../server/Serve.ts")
+      return await runServer({
+        config,
+        selection,
+        io,
+        listeners: early,
+        configDir: dirname(resolve(file)),
+        ...(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig as string }),
+        ...(values.name === undefined ? {} : { objectName: values.name as string }),
+        ...(values.namespace === undefined ? {} : { objectNamespace: values.namespace as string })
+      })
+    } finally {
+      await early?.close()
+    }
   }
 }

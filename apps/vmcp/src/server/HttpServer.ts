@@ -46,6 +46,11 @@ export interface HttpServerOptions {
   readonly metrics?: (req: IncomingMessage, res: ServerResponse) => void
   /** Serves `POST /backends/<name>/recheck` (see `makeRecheck`); absent: 404. */
   readonly recheck?: (name: string) => Promise<RecheckOutcome>
+  /**
+   * A server already listening (`listenEarly`) to take over instead of binding `host:port`: its
+   * request handlers are replaced by this one's.
+   */
+  readonly server?: Server | undefined
 }
 
 /** A listening server. */
@@ -164,7 +169,7 @@ export const startHttpServer = (options: HttpServerOptions): Promise<HttpServer>
     }
     await endpoint.handle(req, res)
   }
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? "/", "http://localhost").pathname
     const verdict = checkRequest(policy, { path, host: req.headers.host, origin: req.headers.origin })
     if (!verdict.ok) {
@@ -231,15 +236,19 @@ export const startHttpServer = (options: HttpServerOptions): Promise<HttpServer>
           servesMcp ? `not found: MCP is served at ${Paths.mcp}` : "not found: this is the admin listener"
         )
     }
-  })
+  }
+  const adopted = options.server
+  if (adopted !== undefined) {
+    adopted.removeAllListeners("request")
+    adopted.on("request", handler)
+  }
+  const server = adopted ?? createServer(handler)
   return new Promise((resolve, reject) => {
     // Idle keep-alive sockets stay open 65 s, past the 60 s idle timeout of common proxies and
     // load balancers, so the server is never the side that closes a socket a client is about to
     // reuse (Node's 5 s default raced busy clients into ECONNRESET).
     server.keepAliveTimeout = 65_000
-    server.once("error", reject)
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject)
+    const listening = (): void => {
       const port = (server.address() as AddressInfo).port
       const host = options.host.includes(":") ? `[${options.host}]` : options.host
       let closing: Promise<void> | undefined
@@ -261,6 +270,12 @@ export const startHttpServer = (options: HttpServerOptions): Promise<HttpServer>
           return closing
         }
       })
+    }
+    if (adopted?.listening === true) return listening()
+    server.once("error", reject)
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject)
+      listening()
     })
   })
 }

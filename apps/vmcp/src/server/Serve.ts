@@ -21,6 +21,7 @@ import { type StatusRuntime, startStatus } from "../status/Status.ts"
 import { makeStatusFeed } from "../status/StatusFeed.ts"
 import { VERSION } from "../Version.ts"
 import { type Authenticator, makeAuthenticator, makeAuthFailureLog, TokenFileError } from "./Auth.ts"
+import type { EarlyListeners } from "./EarlyListen.ts"
 import { makeServerEvents, routeByEvents } from "./Events.ts"
 import { type HttpServer, Paths, startHttpServer } from "./HttpServer.ts"
 import { ShutdownBudget } from "./ShutdownBudget.ts"
@@ -46,6 +47,8 @@ export interface ServerOptions {
   readonly stopSignal?: Promise<string>
   /** Exit the process if shutdown takes longer than `ShutdownBudget.hardExitMs` (default true). */
   readonly hardExit?: boolean
+  /** Listeners bound already (`listenEarly`, on the config's addresses): taken over, not bound again. */
+  readonly listeners?: EarlyListeners | undefined
 }
 
 const signals = (): Promise<string> =>
@@ -217,6 +220,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
         startHttpServer({
           host: config.listen.host,
           port: config.listen.port,
+          server: options.listeners?.main,
           endpoint,
           // With authentication on, /status and /metrics move to the admin listener only.
           role: auth === undefined ? "all" : "mcp",
@@ -248,6 +252,7 @@ export const runServer = async (options: ServerOptions): Promise<number> => {
         startHttpServer({
           host: admin.host,
           port: admin.port,
+          server: options.listeners?.admin,
           role: "admin",
           ready,
           status: () => status?.current(),
