@@ -5,7 +5,7 @@ import * as Scope from "effect/Scope"
 import { InvalidStatusError } from "./Errors.ts"
 import { make, type PublisherOptions, type ReporterHealth } from "./Publisher.ts"
 import { fromPromise, type PromiseReporter, type ScopedReporter } from "./Reporter.ts"
-import { decodeRuntimeStatus, type RuntimeStatus } from "./RuntimeStatus.ts"
+import { makeRuntimeStatusDecoder, type RuntimeStatus } from "./RuntimeStatus.ts"
 
 /** Options of `start`: the publisher's, with Promise-based reporters and a Promise pull source allowed. */
 export interface StartOptions extends Omit<PublisherOptions, "reporters" | "pull" | "initial"> {
@@ -26,15 +26,17 @@ export interface RunningPublisher {
   readonly stop: () => Promise<void>
 }
 
-const validate = (input: unknown): RuntimeStatus => {
-  try {
-    return decodeRuntimeStatus(input)
-  } catch (error) {
-    throw new InvalidStatusError({
-      message: `invalid RuntimeStatus: ${error instanceof Error ? error.message : String(error)}`
-    })
+const validator =
+  (decode: (input: unknown) => RuntimeStatus) =>
+  (input: unknown): RuntimeStatus => {
+    try {
+      return decode(input)
+    } catch (error) {
+      throw new InvalidStatusError({
+        message: `invalid RuntimeStatus: ${error instanceof Error ? error.message : String(error)}`
+      })
+    }
   }
-}
 
 /**
  * Starts a publisher without writing Effect code. Reporters may be plain Promise reporters
@@ -55,6 +57,8 @@ const validate = (input: unknown): RuntimeStatus => {
 export const start = async (options: StartOptions): Promise<RunningPublisher> => {
   const scope = Scope.makeUnsafe()
   const { pull, initial, reporters, ...rest } = options
+  // Statuses arrive one after another: backends unchanged since the last one are not decoded again.
+  const validate = validator(makeRuntimeStatusDecoder())
   const publisherOptions: PublisherOptions = {
     ...rest,
     reporters: reporters.map((r) => ("_tag" in r ? r : fromPromise(r))),

@@ -3,6 +3,7 @@ import {
   decodeRuntimeStatus,
   deriveStatus,
   findCondition,
+  makeRuntimeStatusDecoder,
   type RuntimeStatus,
   shuttingDown
 } from "../src/index.ts"
@@ -185,5 +186,91 @@ describe("decodeRuntimeStatus", () => {
   ])("rejects %s with a message naming it", (_name, mutate, fragment) => {
     const bad = mutate(status([backend("a", "healthy")]) as unknown as Record<string, unknown>)
     expect(() => decodeRuntimeStatus(bad)).toThrow(fragment)
+  })
+})
+
+describe("makeRuntimeStatusDecoder (decodes only the backends that changed)", () => {
+  const json = <A>(value: A): A => JSON.parse(JSON.stringify(value)) as A
+  const three = () =>
+    json(
+      status([
+        backend("a", "healthy"),
+        backend("b", "unhealthy", { lastExit: { time: T0, signal: "SIGKILL" }, restarts: 2 }),
+        backend("c", "degraded")
+      ])
+    )
+
+  it("gives what decodeRuntimeStatus gives, over a sequence of changes", () => {
+    const decode = makeRuntimeStatusDecoder()
+    const inputs = [
+      three(),
+      three(),
+      {
+        ...three(),
+        backends: three().backends.map((b) => (b.name === "b" ? { ...b, health: "healthy" } : b))
+      },
+      { ...three(), backends: three().backends.slice(1) },
+      { ...three(), message: "other" },
+      three()
+    ]
+    for (const input of inputs) expect(decode(input)).toEqual(decodeRuntimeStatus(input))
+  })
+
+  it("a backend whose volatile fields alone changed: their new values, checked", () => {
+    const decode = makeRuntimeStatusDecoder()
+    const probed = (b: Record<string, unknown>) => ({ ...b, lastCheckTime: T1, latencyMs: 12 })
+    const first = decode({
+      ...three(),
+      backends: three().backends.map((b) => ({ ...b, lastCheckTime: T0, latencyMs: 3 }))
+    })
+    const input = { ...three(), backends: three().backends.map(probed) }
+    const second = decode(input)
+    expect(second).toEqual(decodeRuntimeStatus(input))
+    expect(second.backends.map((b) => [b.lastCheckTime, b.latencyMs])).toEqual([
+      [T1, 12],
+      [T1, 12],
+      [T1, 12]
+    ])
+    expect(first.backends[0]?.lastCheckTime).toBe(T0)
+    expect(() =>
+      decode({ ...input, backends: input.backends.map((b) => ({ ...b, latencyMs: -1 })) })
+    ).toThrow(/\["backends"\]\[0\]\["latencyMs"\]/)
+    expect(() =>
+      decode({ ...input, backends: input.backends.map((b) => ({ ...b, lastCheckTime: "yesterday" })) })
+    ).toThrow(/lastCheckTime/)
+  })
+
+  it("reuses the decoded report of a backend whose input is unchanged, and only that one", () => {
+    const decode = makeRuntimeStatusDecoder()
+    const first = decode(three())
+    const second = decode({
+      ...three(),
+      backends: three().backends.map((b) => (b.name === "c" ? { ...b, toolCount: 7 } : b))
+    })
+    expect(second.backends[0]).toBe(first.backends[0])
+    expect(second.backends[1]).toBe(first.backends[1])
+    expect(second.backends[2]).not.toBe(first.backends[2])
+    expect(second.backends[2]?.toolCount).toBe(7)
+  })
+
+  it("sees a caller's object changed in place, nested fields included", () => {
+    const decode = makeRuntimeStatusDecoder()
+    const input = three()
+    decode(input)
+    const b = input.backends[1] as { lastExit: { signal?: string } }
+    b.lastExit.signal = "SIGTERM"
+    expect(decode(input).backends[1]?.lastExit?.signal).toBe("SIGTERM")
+    ;(input.backends[0] as { health: string }).health = "sideways"
+    expect(() => decode(input)).toThrow(/\["backends"\]\[0\]\["health"\]/)
+  })
+
+  it("strips unknown keys as the full decode does, and refuses a bad top level after a good one", () => {
+    const decode = makeRuntimeStatusDecoder()
+    const input = three()
+    const extra = { ...input, backends: input.backends.map((b) => ({ ...b, extra: 1 })), extra: true }
+    expect(decode(extra)).toEqual(decodeRuntimeStatus(extra))
+    expect(Object.keys(decode(extra).backends[0] ?? {})).not.toContain("extra")
+    expect(() => decode({ ...input, phase: "Sideways" })).toThrow(/phase/)
+    expect(() => decode({ ...input, backends: "none" })).toThrow(/backends/)
   })
 })
