@@ -124,7 +124,9 @@ const bodyBytes = (req: IncomingMessage): number => {
  * protocol eras through `makeMcpHttpServing` (@vmcp-status/mcp): 2025-era clients get a session
  * (`initialize`, `Mcp-Session-Id`, a GET stream for notifications), bounded per client, in all and
  * by idle time; 2026-07-28 clients are served per request with `subscriptions/listen` for change
- * notifications. On top, the request-byte and call bounds of `limits`. `handle` checks neither
+ * notifications. On top, the request-byte and call bounds of `limits`. A clean 2025-era
+ * `tools/call` takes the serving's direct path (one JSON write, no SDK transport or server) with
+ * the same code as the SDK server's handler (`callTool`). `handle` checks neither
  * `Origin` nor `Host`: `startHttpServer` does, on every route, before it calls `handle`.
  *
  * @example
