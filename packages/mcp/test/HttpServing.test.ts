@@ -520,6 +520,36 @@ describe("direct path (options.direct)", () => {
     expect(await pending).toMatchObject({ status: 202, json: undefined })
   })
 
+  it("the connection closing aborts the handler's signal; a DELETE answers a call in flight 404 -32001", async () => {
+    const { url, calls } = await directServe()
+    const { transport } = await connect(url)
+    const sessionId = transport.sessionId!
+    const gone = new AbortController()
+    const dropped = fetch(url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-session-id": sessionId
+      },
+      body: JSON.stringify(toolCall(1, "hold")),
+      signal: gone.signal
+    }).catch(() => "aborted")
+    await expect.poll(() => calls.length).toBe(1)
+    gone.abort()
+    expect(await dropped).toBe("aborted")
+    await expect.poll(() => calls[0]!.context.signal.aborted).toBe(true)
+    expect((calls[0]!.context.signal.reason as Error).message).toBe("the client closed the connection")
+    const pending = post(url, sessionId, toolCall(2, "hold"))
+    await expect.poll(() => calls.length).toBe(2)
+    await transport.terminateSession()
+    expect(await pending).toMatchObject({
+      status: 404,
+      json: { error: { code: SESSION_NOT_FOUND_RPC_CODE } }
+    })
+    expect((calls[1]!.context.signal.reason as Error).message).toBe("the session ended")
+  })
+
   it("a session with a direct call in flight is not idle-expired; its answer starts a fresh idle time", async () => {
     const time = manualSessionClock(1_000_000)
     const evicted: Array<string> = []
