@@ -124,7 +124,9 @@ const bodyBytes = (req: IncomingMessage): number => {
  * protocol eras through `makeMcpHttpServing` (@vmcp-status/mcp): 2025-era clients get a session
  * (`initialize`, `Mcp-Session-Id`, a GET stream for notifications), bounded per client, in all and
  * by idle time; 2026-07-28 clients are served per request with `subscriptions/listen` for change
- * notifications. On top, the request-byte and call bounds of `limits`. `handle` checks neither
+ * notifications. On top, the request-byte and call bounds of `limits`. A clean 2025-era
+ * `tools/call` takes the serving's direct path (one JSON write, no SDK transport or server) with
+ * the same code as the SDK server's handler (`callTool`). `handle` checks neither
  * `Origin` nor `Host`: `startHttpServer` does, on every route, before it calls `handle`.
  *
  * @example
@@ -157,26 +159,41 @@ export const makeMcpEndpoint = (options: {
   })
   const requestBytes = makeByteBudget(limits.maxRequestBytesInFlight ?? LimitDefaults.maxRequestBytesInFlight)
 
-  /** `callKey`: what the per-session bound counts by (the session, or the client per request). */
+  /**
+   * Every request forwarded to a backend counts against the call bounds, refused at once past
+   * them. `callKey`: what the per-session bound counts by (the session, or the client per request).
+   */
+  const limited = <A>(callKey: string, run: () => Promise<A>): Promise<A> => {
+    const slot = calls.acquire(callKey)
+    if (!slot.ok)
+      throw new ProtocolError(TOO_MANY_CALLS_RPC_CODE, slot.message, { limit: `limits.${slot.bound}` })
+    return run().finally(slot.release)
+  }
+
+  /** `tools/call`, for the SDK server's handler and the serving's direct path alike. */
+  const callTool = (
+    callKey: string,
+    name: string,
+    args: Record<string, unknown> | undefined,
+    signal: AbortSignal
+  ): Promise<CallToolResult> => {
+    if (!router.tools().some((t) => t.name === name))
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `Tool ${name} not found or its backend is unavailable`
+      )
+    return limited(callKey, () => router.call(name, args, signal))
+  }
+
+  const sessionKey = (sessionId: string) => `session:${sessionId}`
+
   const makeServer = (callKey: string): Server => {
     const capabilities = capabilitiesOf(router.offered?.())
     const server = new Server({ name: options.name, version: options.version }, { capabilities })
-    // Every request forwarded to a backend counts against the call bounds, refused at once past them.
-    const limited = <A>(run: () => Promise<A>): Promise<A> => {
-      const slot = calls.acquire(callKey)
-      if (!slot.ok)
-        throw new ProtocolError(TOO_MANY_CALLS_RPC_CODE, slot.message, { limit: `limits.${slot.bound}` })
-      return run().finally(slot.release)
-    }
     server.setRequestHandler("tools/list", () => ({ tools: router.tools().map((t) => t.tool) }))
-    server.setRequestHandler("tools/call", (request, ctx) => {
-      if (!router.tools().some((t) => t.name === request.params.name))
-        throw new ProtocolError(
-          ProtocolErrorCode.InvalidParams,
-          `Tool ${request.params.name} not found or its backend is unavailable`
-        )
-      return limited(() => router.call(request.params.name, request.params.arguments, ctx.mcpReq.signal))
-    })
+    server.setRequestHandler("tools/call", (request, ctx) =>
+      callTool(callKey, request.params.name, request.params.arguments, ctx.mcpReq.signal)
+    )
     const catalog = router as ToolRouter & CatalogRouter
     if (capabilities.resources !== undefined) {
       server.setRequestHandler("resources/list", () => ({
@@ -186,18 +203,20 @@ export const makeMcpEndpoint = (options: {
         resourceTemplates: catalog.resourceTemplates().map((t) => t.template)
       }))
       server.setRequestHandler("resources/read", (request, ctx) =>
-        limited(() => catalog.readResource(request.params.uri, ctx.mcpReq.signal))
+        limited(callKey, () => catalog.readResource(request.params.uri, ctx.mcpReq.signal))
       )
     }
     if (capabilities.prompts !== undefined) {
       server.setRequestHandler("prompts/list", () => ({ prompts: catalog.prompts().map((p) => p.prompt) }))
       server.setRequestHandler("prompts/get", (request, ctx) =>
-        limited(() => catalog.getPrompt(request.params.name, request.params.arguments, ctx.mcpReq.signal))
+        limited(callKey, () =>
+          catalog.getPrompt(request.params.name, request.params.arguments, ctx.mcpReq.signal)
+        )
       )
     }
     if (capabilities.completions !== undefined)
       server.setRequestHandler("completion/complete", (request, ctx) =>
-        limited(() => catalog.complete(request.params, ctx.mcpReq.signal))
+        limited(callKey, () => catalog.complete(request.params, ctx.mcpReq.signal))
       )
     return server
   }
@@ -206,7 +225,17 @@ export const makeMcpEndpoint = (options: {
   // a session with a request in flight is not idle.
   const serving = makeMcpHttpServing({
     createServer: (context) =>
-      makeServer(context.era === "2025" ? `session:${context.sessionId}` : `client:${context.client}`),
+      makeServer(context.era === "2025" ? sessionKey(context.sessionId) : `client:${context.client}`),
+    // The common call skips the SDK's transport and server; the serving checked `name` and `arguments`.
+    direct: {
+      "tools/call": (params, ctx) =>
+        callTool(
+          sessionKey(ctx.serving.sessionId),
+          params.name as string,
+          params.arguments as Record<string, unknown> | undefined,
+          ctx.signal
+        )
+    },
     maxSessions: options.maxSessions ?? 1000,
     maxSessionsPerClient: limits.maxSessionsPerClient ?? LimitDefaults.maxSessionsPerClient,
     sessionIdleMs: limits.sessionIdleTimeout ?? LimitDefaults.sessionIdleTimeoutMs,
