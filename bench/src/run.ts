@@ -249,6 +249,7 @@ try {
       statusBytes: Buffer.byteLength(JSON.stringify((object.body as { status: unknown }).status)),
       etcdLimitBytes: 1.5 * 1024 * 1024,
       cpuMsPerChangePromiseApi: round(stack.cpuMsPerChangePromiseApi ?? Number.NaN, 3),
+      cpuMsPerChangePromiseApiOneProbe: round(stack.cpuMsPerChangePromiseApiOneProbe ?? Number.NaN, 3),
       cpuMsPerChangeEffectApi: round(stack.cpuMsPerChangeEffectApi ?? Number.NaN, 3),
       rssMbAfterRound: round(healthRound.rssMb),
       heapUsedMbAfterRound: round(healthRound.heapUsedMb),
@@ -362,6 +363,11 @@ const rows: Array<[string, string, string]> = [
   [
     "1 000 backends: CPU per change, Promise API with validation (ms)",
     String(r.thousandBackends.cpuMsPerChangePromiseApi),
+    "-"
+  ],
+  [
+    "1 000 backends: CPU per change, Promise API, one backend probed per change (ms)",
+    String(r.thousandBackends.cpuMsPerChangePromiseApiOneProbe),
     "-"
   ],
   [

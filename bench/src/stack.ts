@@ -71,6 +71,16 @@ const cpuPerChange = (update: (s: RuntimeStatus) => void, n = 300) => {
   return micros / 1_000 / n
 }
 const promiseMs = cpuPerChange((s) => publisher.update(s))
+// As a health round pushes: one probe per change, so only that backend's report is new (its
+// check time and latency); `statusOf` above stamps every backend with a new check time.
+const probed = statusOf(1_000, 10_000, 100)
+const promiseOneProbeMs = cpuPerChange((s) => {
+  const i = s.totalToolCount % 1_000
+  const backends = probed.backends.map((b, j) =>
+    j === i ? { ...b, lastCheckTime: s.observedAt, latencyMs: (b.latencyMs ?? 0) + 1 } : b
+  )
+  publisher.update({ ...s, backends })
+})
 const effectMs = await Effect.runPromise(
   Effect.scoped(
     Effect.gen(function* () {
@@ -82,6 +92,7 @@ const effectMs = await Effect.runPromise(
 await new Promise((resolve) => setTimeout(resolve, 1_500)) // let the last coalesced write go out
 print({
   cpuMsPerChangePromiseApi: promiseMs,
+  cpuMsPerChangePromiseApiOneProbe: promiseOneProbeMs,
   cpuMsPerChangeEffectApi: effectMs,
   ...memory()
 })
