@@ -201,6 +201,23 @@ describe("a direct tools/call", () => {
     expect(server.requests.filter((r) => r === "POST initialize")).toHaveLength(2)
   })
 
+  it("another HTTP error status fails the call naming the status, never the headers or the body", async () => {
+    const server = await fixture()
+    const fast = direct(server, { headers: { authorization: "Bearer s3cret-token" } })
+    await fast.session.started()
+    server.setCallStatus(503)
+    const error = await fast.session.callTool("echo", {}, BOUND).catch((e: unknown) => e)
+    expect(error).toMatchObject({ status: 503, message: "Error POSTing to endpoint: HTTP 503" })
+    expect(JSON.stringify(error)).not.toContain("s3cret")
+    // Like any transport failure on the SDK path: the session is dropped, the next call reopens one.
+    expect(fast.session.lifecycle().phase).toBe("idle")
+    server.setCallStatus(undefined)
+    expect(await fast.session.callTool("echo", {}, BOUND)).toEqual({
+      content: [{ type: "text", text: "echo ok" }]
+    })
+    expect(fast.session.generation()).toBe(2)
+  })
+
   it("times out as the SDK does (REQUEST_TIMEOUT), and the backend's handler is cancelled", async () => {
     const started = deferred()
     const cancelled = deferred()
