@@ -18,6 +18,7 @@ import {
 import { getDefaultEnvironment } from "@modelcontextprotocol/client/stdio"
 import { type BackendExit, makeRedactor, type Redactor, secretsOfUrl } from "@vmcp-status/core"
 import { BackendRestarting, StartFailed } from "./Errors.ts"
+import { type HttpCaller, type HttpCallSession, makeHttpCaller } from "./internal/HttpCall.ts"
 import { ProcessTransport } from "./internal/ProcessTransport.ts"
 import { makeSupervisor, type Opened } from "./internal/Supervisor.ts"
 import { refreshDueAt, SessionDefaults } from "./SessionDefaults.ts"
@@ -35,14 +36,37 @@ export interface StdioTransportOptions {
   readonly stderr?: "inherit" | "ignore"
 }
 
-/** A backend reached over MCP Streamable HTTP. */
+/**
+ * A backend reached over MCP Streamable HTTP.
+ *
+ * `tools/call` takes a direct path: one POST over `node:http(s)` with a keep-alive agent of the
+ * session's own, on the session the SDK client opened (its session id, its negotiated
+ * `mcp-protocol-version`, the `headers` given here), its answer (JSON or SSE) parsed once and the
+ * result passed through unvalidated (checked only to be a JSON object with a `content` array,
+ * `[]` when missing, as the SDK makes it). Everything else (opening
+ * the session, the other requests, notifications) goes through the SDK client and `fetch`. The
+ * rule: the direct path is used unless `fetch` is given without `maxResponseBytes` (a `fetch` of
+ * its own then sees every request), or the backend negotiated the 2026-07-28 era (the SDK
+ * mirrors tool arguments into headers there).
+ */
 export interface HttpTransportOptions {
   readonly type: "streamable-http"
   readonly url: string
   /** Sent with every request (e.g. `authorization`); their values are secrets. */
   readonly headers?: Readonly<Record<string, string>>
-  /** The `fetch` to use, e.g. one that bounds response sizes (default: the global `fetch`). */
+  /**
+   * The `fetch` the SDK client uses, e.g. one that bounds response sizes (default: the global
+   * `fetch`). Given without `maxResponseBytes`, tool calls go through it too (no direct path).
+   */
   readonly fetch?: FetchLike
+  /**
+   * The largest answer to a direct `tools/call`: a JSON body by its bytes, an SSE stream per
+   * event. Past it the rest is not read (the connection is closed) and the call fails with
+   * `ResponseTooLargeError` (JSON), or with the JSON-RPC error `RESPONSE_TOO_LARGE_RPC_CODE`
+   * whose `data.code` is `RESPONSE_TOO_LARGE` (SSE), as `boundedFetch` makes the SDK fail
+   * (default: unbounded). Bound the SDK's own requests with `fetch`.
+   */
+  readonly maxResponseBytes?: number
 }
 
 /** What `makeBackendSession` takes. Only `name`, `transport` and `clientInfo` are required. */
@@ -136,7 +160,13 @@ export interface BackendSession {
   readonly prompts: () => ReadonlyArray<Prompt>
   /** What the backend advertised at `initialize` on the current session (`undefined` before one opened). */
   readonly capabilities: () => ServerCapabilities | undefined
-  /** Calls a tool by its backend-side name. */
+  /**
+   * Calls a tool by its backend-side name. Over Streamable HTTP it takes the direct path (see
+   * `HttpTransportOptions`): the result is the backend's, unvalidated; a JSON-RPC error is the
+   * SDK's `ProtocolError`, a timeout or abort the SDK's `REQUEST_TIMEOUT` error (and
+   * `notifications/cancelled` goes to the backend), an HTTP error status an `SdkHttpError` naming
+   * it (404 on a session: the session is gone, dropped like after any transport failure).
+   */
   readonly callTool: (
     name: string,
     args: Record<string, unknown> | undefined,
@@ -243,6 +273,31 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
   }
   /** The process behind each stdio client, to tell a request that failed because its process ended. */
   const processes = new WeakMap<Client, ProcessTransport>()
+  /** The HTTP transport behind each client, whose session the direct `tools/call` reuses. */
+  const httpTransports = new WeakMap<Client, StreamableHTTPClientTransport>()
+  const caller: HttpCaller | undefined =
+    target.type === "streamable-http" && (target.fetch === undefined || target.maxResponseBytes !== undefined)
+      ? makeHttpCaller({
+          url: target.url,
+          headers: target.headers,
+          maxResponseBytes: target.maxResponseBytes
+        })
+      : undefined
+  /** What a direct call reuses of the client's session; undefined when the call goes through the SDK. */
+  const directSession = (c: Client): HttpCallSession | undefined => {
+    const transport = httpTransports.get(c)
+    if (caller === undefined || transport === undefined || c.getProtocolEra() === "modern") return undefined
+    return {
+      sessionId: transport.sessionId,
+      protocolVersion: transport.protocolVersion,
+      deliver: (message) => transport.onmessage?.(message),
+      cancel: (requestId, reason) => {
+        c.notification({ method: "notifications/cancelled", params: { requestId, reason } }).catch(
+          () => undefined
+        )
+      }
+    }
+  }
 
   const makeTransport = () =>
     target.type === "stdio"
@@ -285,6 +340,7 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
       throw new StartFailed(error, end, signal.aborted)
     }
     if (transport instanceof ProcessTransport) processes.set(client, transport)
+    else httpTransports.set(client, transport)
     current = client
     return {
       client,
@@ -450,14 +506,13 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
     prompts: () => prompts,
     capabilities: () => current?.getServerCapabilities(),
     callTool: (tool, args, request_) =>
-      request(
-        (c) =>
-          c.callTool(
-            { name: tool, ...(args === undefined ? {} : { arguments: args }) },
-            requestOptions(request_)
-          ) as Promise<CallToolResult>,
-        request_
-      ),
+      request((c) => {
+        const params = { name: tool, ...(args === undefined ? {} : { arguments: args }) }
+        const direct = directSession(c)
+        return direct === undefined || caller === undefined
+          ? (c.callTool(params, requestOptions(request_)) as Promise<CallToolResult>)
+          : caller.callTool(direct, params, request_)
+      }, request_),
     readResource: (uri, request_) =>
       request((c) => c.readResource({ uri }, { ...requestOptions(request_), cacheMode: "bypass" }), request_),
     getPrompt: (prompt, args, request_) =>
@@ -489,6 +544,7 @@ export const makeBackendSession = (options: BackendSessionOptions): BackendSessi
       if (refreshTimer !== undefined) clearTimeout(refreshTimer)
       firstAt = undefined
       await session.close()
+      caller?.close()
     }
   }
 }

@@ -99,6 +99,7 @@ export const makeBackendConnection = (
   const redact = makeRedactor({ secrets })
   const expanded = (values: Readonly<Record<string, string>>) =>
     Object.fromEntries(Object.entries(values).map(([key, value]) => [key, expandEnv(value, env)]))
+  const maxResponseBytes = options.maxResponseBytes ?? LimitDefaults.maxResponseBytes
   const cwd = config.cwd === undefined ? options.baseDir : resolve(options.baseDir ?? ".", config.cwd)
   const session = makeBackendSession({
     name: config.name,
@@ -116,7 +117,9 @@ export const makeBackendConnection = (
           type: "streamable-http",
           url: config.url!,
           headers: expanded(config.headers),
-          fetch: boundedFetch(options.maxResponseBytes ?? LimitDefaults.maxResponseBytes)
+          // The SDK's requests are bounded by `boundedFetch`, direct tool calls by `maxResponseBytes`.
+          fetch: boundedFetch(maxResponseBytes),
+          maxResponseBytes
         },
     clientInfo: CLIENT_INFO,
     startTimeoutMs: options.startTimeoutMs ?? config.startTimeout ?? SessionDefaults.startTimeoutMs,

@@ -1,30 +1,14 @@
+import { ResponseTooLargeError, responseTooLargeRpcError } from "@vmcp-status/mcp"
+
+// Defined with the direct tool-call path in @vmcp-status/mcp; still exported from here.
+export {
+  RESPONSE_TOO_LARGE,
+  RESPONSE_TOO_LARGE_RPC_CODE,
+  ResponseTooLargeError
+} from "@vmcp-status/mcp"
+
 /** A `fetch` as the MCP SDK's HTTP transport takes it. */
 export type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>
-
-/** The `code` of the error a cut-off response ends in; `categorize` maps it to `response_too_large`. */
-export const RESPONSE_TOO_LARGE = "RESPONSE_TOO_LARGE"
-
-/** The JSON-RPC error code of the answer that replaces a cut-off streamed (SSE) response. */
-export const RESPONSE_TOO_LARGE_RPC_CODE = -32001
-
-/** A backend's response (one JSON-RPC message) was larger than the bound; it was cut off unread. */
-export class ResponseTooLargeError extends Error {
-  readonly code = RESPONSE_TOO_LARGE
-  constructor(readonly limitBytes: number) {
-    super(responseTooLargeMessage(limitBytes))
-    this.name = "ResponseTooLargeError"
-  }
-}
-
-const formatBytes = (bytes: number): string =>
-  bytes % (1024 * 1024) === 0
-    ? `${bytes / (1024 * 1024)} MiB`
-    : bytes % 1024 === 0
-      ? `${bytes / 1024} KiB`
-      : `${bytes} bytes`
-
-const responseTooLargeMessage = (limitBytes: number): string =>
-  `the backend's response exceeded limits.maxResponseBytes (${formatBytes(limitBytes)}) and was cut off; raise the limit or ask for less`
 
 /** The ids of the JSON-RPC requests in a POST body (responses to them are what a cut-off replaces). */
 const requestIds = (body: RequestInit["body"]): ReadonlyArray<string | number> => {
@@ -86,11 +70,7 @@ const sseErrorEvents = (ids: ReadonlyArray<string | number>, limitBytes: number)
           `event: message\ndata: ${JSON.stringify({
             jsonrpc: "2.0",
             id,
-            error: {
-              code: RESPONSE_TOO_LARGE_RPC_CODE,
-              message: responseTooLargeMessage(limitBytes),
-              data: { code: RESPONSE_TOO_LARGE, limitBytes }
-            }
+            error: responseTooLargeRpcError(limitBytes)
           })}\n\n`
       )
       .join("")}`
