@@ -293,7 +293,10 @@ export const makeHttpCaller = (options: {
           }
         })
         // The stream ended without our answer: what the SDK reports when a connection closes.
-        res.on("end", () => fail(new SdkError(SdkErrorCode.ConnectionClosed, "Connection closed")))
+        // The stream ends after the answer too: the error (and its stack trace) only when unanswered.
+        res.on("end", () => {
+          if (!settled) fail(new SdkError(SdkErrorCode.ConnectionClosed, "Connection closed"))
+        })
       }
 
       // Node's own message names the address (as `fetch`'s does not): keep it as the cause only.
