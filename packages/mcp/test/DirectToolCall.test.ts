@@ -80,6 +80,21 @@ const rich = {
   _meta: { "example.com/trace": "abc" }
 }
 
+/** A tool that answers never: `started` once called, `cancelled` once its signal aborts. */
+const hangsUntilCancelled = () => {
+  const started = deferred()
+  const cancelled = deferred()
+  const call = (_name: string, _args: unknown, { signal }: { readonly signal: AbortSignal }) =>
+    new Promise<never>((_, reject) => {
+      started.resolve()
+      signal.addEventListener("abort", () => {
+        cancelled.resolve()
+        reject(new Error("cancelled"))
+      })
+    })
+  return { started, cancelled, tool: call }
+}
+
 describe("a direct tools/call", () => {
   it.each(["sse", "json"] as const)(
     "returns what the SDK path returns (%s answers), without going through fetch",
@@ -219,18 +234,8 @@ describe("a direct tools/call", () => {
   })
 
   it("times out as the SDK does (REQUEST_TIMEOUT), and the backend's handler is cancelled", async () => {
-    const started = deferred()
-    const cancelled = deferred()
-    const server = await fixture({
-      call: (_name, _args, { signal }) =>
-        new Promise((_, reject) => {
-          started.resolve()
-          signal.addEventListener("abort", () => {
-            cancelled.resolve()
-            reject(new Error("cancelled"))
-          })
-        })
-    })
+    const { started, cancelled, tool } = hangsUntilCancelled()
+    const server = await fixture({ call: tool })
     const fast = direct(server)
     await fast.session.started()
     const error = await fast.session.callTool("echo", {}, { timeoutMs: 300 }).catch((e: unknown) => e)
@@ -245,18 +250,8 @@ describe("a direct tools/call", () => {
   })
 
   it("an abort ends the call at once and the backend's handler sees its signal aborted", async () => {
-    const started = deferred()
-    const cancelled = deferred()
-    const server = await fixture({
-      call: (_name, _args, { signal }) =>
-        new Promise((_, reject) => {
-          started.resolve()
-          signal.addEventListener("abort", () => {
-            cancelled.resolve()
-            reject(new Error("cancelled"))
-          })
-        })
-    })
+    const { started, cancelled, tool } = hangsUntilCancelled()
+    const server = await fixture({ call: tool })
     const fast = direct(server)
     const controller = new AbortController()
     const call = fast.session

@@ -105,16 +105,19 @@ const connect = async (
   return { client, transport }
 }
 
+/** The headers of a raw 2025-era POST on a session, as the SDK client sends them. */
+const sessionHeaders = (sessionId: string): Record<string, string> => ({
+  "content-type": "application/json",
+  accept: "application/json, text/event-stream",
+  "mcp-session-id": sessionId,
+  "mcp-protocol-version": "2025-11-25"
+})
+
 /** A raw 2025-era `ping` on a session: the HTTP status and the JSON-RPC error code, if any. */
 const pingSession = async (url: URL, sessionId: string) => {
   const response = await fetch(url, {
     method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-session-id": sessionId,
-      "mcp-protocol-version": "2025-11-25"
-    },
+    headers: sessionHeaders(sessionId),
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" })
   })
   const text = await response.text()
@@ -355,13 +358,7 @@ describe("direct path (options.direct)", () => {
   const post = async (url: URL, sessionId: string, body: unknown, headers: Record<string, string> = {}) => {
     const response = await fetch(url, {
       method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        "mcp-session-id": sessionId,
-        "mcp-protocol-version": "2025-11-25",
-        ...headers
-      },
+      headers: { ...sessionHeaders(sessionId), ...headers },
       body: JSON.stringify(body)
     })
     const text = await response.text()
