@@ -92,6 +92,10 @@ const compare = (input: unknown, last: Record<string, unknown>): "same" | "volat
 const snapshot = (value: Record<string, unknown>): Record<string, unknown> =>
   Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isRecord(v) ? snapshot(v) : v]))
 
+/** The status gets copies: a reporter that changes its report changes nothing the decoder keeps. */
+const copyOf = (report: BackendHealthReport): BackendHealthReport =>
+  report.lastExit === undefined ? { ...report } : { ...report, lastExit: { ...report.lastExit } }
+
 interface Known {
   readonly input: Record<string, unknown>
   readonly decoded: BackendHealthReport
@@ -139,7 +143,7 @@ export const makeRuntimeStatusDecoder = (): ((input: unknown) => RuntimeStatus) 
             }
           entry = { input, decoded: decoded as BackendHealthReport }
         }
-        backends.push(entry.decoded)
+        backends.push(copyOf(entry.decoded))
         next.set(entry.decoded.name, entry)
         continue
       }
@@ -150,7 +154,7 @@ export const makeRuntimeStatusDecoder = (): ((input: unknown) => RuntimeStatus) 
         // The full decode names the path (`["backends"][3]["health"]`).
         return decodeRuntimeStatus(input)
       }
-      backends.push(decoded)
+      backends.push(copyOf(decoded))
       if (isRecord(backend)) next.set(decoded.name, { input: snapshot(backend), decoded })
     }
     const rest = decodeRuntimeStatus({ ...input, backends: [] })

@@ -240,16 +240,17 @@ describe("makeRuntimeStatusDecoder (decodes only the backends that changed)", ()
     ).toThrow(/lastCheckTime/)
   })
 
-  it("reuses the decoded report of a backend whose input is unchanged, and only that one", () => {
+  it("a changed backend gets its new value; a report changed by its receiver changes no later status", () => {
     const decode = makeRuntimeStatusDecoder()
     const first = decode(three())
+    ;(first.backends[0] as { health: string }).health = "unhealthy"
+    ;(first.backends[1]?.lastExit as { signal?: string }).signal = "SIGTERM"
     const second = decode({
       ...three(),
       backends: three().backends.map((b) => (b.name === "c" ? { ...b, toolCount: 7 } : b))
     })
-    expect(second.backends[0]).toBe(first.backends[0])
-    expect(second.backends[1]).toBe(first.backends[1])
-    expect(second.backends[2]).not.toBe(first.backends[2])
+    expect(second.backends[0]?.health).toBe("healthy")
+    expect(second.backends[1]?.lastExit?.signal).toBe("SIGKILL")
     expect(second.backends[2]?.toolCount).toBe(7)
   })
 
