@@ -11,7 +11,7 @@ import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { type BackoffOptions, backoffDelay, jitteredInterval } from "./Backoff.ts"
-import { fingerprint } from "./Canonical.ts"
+import { isEquivalent } from "./Canonical.ts"
 import { InvalidOptionError, ReportDeferred, ReporterStartError } from "./Errors.ts"
 import { redactText } from "./Redact.ts"
 import type { ReportContext, Reporter, ReporterSource, ReportOutcome, ReportTrigger } from "./Reporter.ts"
@@ -80,7 +80,8 @@ export interface Publisher {
 
 interface Job {
   readonly status: RuntimeStatus
-  readonly fingerprint: string
+  /** Counts meaningful changes: equal versions are equivalent statuses (`isEquivalent`). */
+  readonly version: number
   readonly trigger: ReportTrigger
 }
 
@@ -234,7 +235,9 @@ export const make = Effect.fnUntraced(function* (options: PublisherOptions) {
     Effect.gen(function* () {
       const context: ReportContext = {
         trigger: job.trigger,
-        changed: slot.acked?.fingerprint !== job.fingerprint,
+        changed:
+          slot.acked === undefined ||
+          (slot.acked.version !== job.version && !isEquivalent(slot.acked.status, job.status)),
         previous: slot.acked?.status
       }
       const exit = yield* Effect.suspend(() => reporter.report(job.status, context)).pipe(
@@ -313,6 +316,7 @@ export const make = Effect.fnUntraced(function* (options: PublisherOptions) {
   }
 
   let latest: Job | undefined
+  let versions = 0
   let stopped = false
 
   const dispatch = (job: Job) =>
@@ -323,9 +327,8 @@ export const make = Effect.fnUntraced(function* (options: PublisherOptions) {
   const update = (status: RuntimeStatus) =>
     Effect.suspend(() => {
       if (stopped) return Effect.void
-      const fp = fingerprint(status)
-      const meaningful = latest === undefined || latest.fingerprint !== fp
-      latest = { status, fingerprint: fp, trigger: "change" }
+      const meaningful = latest === undefined || !isEquivalent(latest.status, status)
+      latest = { status, version: meaningful ? ++versions : (latest?.version ?? 0), trigger: "change" }
       return meaningful ? dispatch(latest) : Effect.void
     })
 
@@ -333,9 +336,9 @@ export const make = Effect.fnUntraced(function* (options: PublisherOptions) {
     if (options.pull !== undefined) {
       const pulled = yield* Effect.exit(options.pull)
       if (Exit.isSuccess(pulled)) {
-        const before = latest?.fingerprint
+        const before = latest?.version
         yield* update(pulled.value)
-        if (latest !== undefined && latest.fingerprint !== before) return
+        if (latest !== undefined && latest.version !== before) return
       } else {
         yield* Effect.logWarning(`status source failed: ${describeCause(pulled.cause)}`)
       }
@@ -382,7 +385,8 @@ export const make = Effect.fnUntraced(function* (options: PublisherOptions) {
       // (docs/behaviours.md#shutdown).
       if (latest !== undefined) {
         const final = shuttingDown(latest.status, toTimestamp(yield* Clock.currentTimeMillis))
-        latest = { status: final, fingerprint: fingerprint(final), trigger: "final" }
+        const version = isEquivalent(latest.status, final) ? latest.version : ++versions
+        latest = { status: final, version, trigger: "final" }
       }
       // The flush runs detached so that a reporter that ignores interruption cannot hold stop
       // past its deadline; whatever is left after the deadline is interrupted in the background.

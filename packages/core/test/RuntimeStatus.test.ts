@@ -275,3 +275,68 @@ describe("makeRuntimeStatusDecoder (decodes only the backends that changed)", ()
     expect(() => decode({ ...input, backends: "none" })).toThrow(/backends/)
   })
 })
+
+describe("makeRuntimeStatusDecoder agrees with decodeRuntimeStatus on any sequence", () => {
+  it("on 1 500 generated statuses in a row: the same result, or both refuse", () => {
+    let seed = 7
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+      return seed / 2 ** 31
+    }
+    const pickOne = <A>(xs: ReadonlyArray<A>): A => xs[Math.floor(random() * xs.length)] as A
+    type Mutable = Record<string, unknown>
+    const base = JSON.parse(
+      JSON.stringify(
+        status([
+          backend("a", "healthy", { lastCheckTime: T0, latencyMs: 1 }),
+          backend("b", "unhealthy", { lastExit: { time: T0, exitCode: 1 } }),
+          backend("c", "degraded")
+        ])
+      )
+    ) as Mutable
+    const decode = makeRuntimeStatusDecoder()
+    let current = base
+    let refused = 0
+    for (let n = 0; n < 1_500; n++) {
+      const backends = [...(current.backends as Array<Mutable>)]
+      const i = Math.floor(random() * backends.length)
+      const field = pickOne([
+        "lastCheckTime",
+        "latencyMs",
+        "health",
+        "toolCount",
+        "lastExit",
+        "extra",
+        "restarts"
+      ])
+      const value = pickOne<unknown>([
+        T1,
+        T0,
+        "yesterday",
+        -1,
+        4,
+        "healthy",
+        "sideways",
+        undefined,
+        { time: T1, signal: "SIGTERM" }
+      ])
+      const next = { ...backends[i] }
+      if (random() < 0.15) delete next[field]
+      else next[field] = value
+      backends[i] = next
+      // Now and then back to a valid state, so that valid and refused inputs both occur.
+      current = random() < 0.3 ? base : { ...current, backends }
+      let expected: unknown
+      try {
+        expected = decodeRuntimeStatus(current)
+      } catch {
+        refused++
+        expect(() => decode(current)).toThrow()
+        continue
+      }
+      expect(decode(current)).toEqual(expected)
+    }
+    expect(refused).toBeGreaterThan(100)
+    expect(refused).toBeLessThan(1_400)
+  })
+})
