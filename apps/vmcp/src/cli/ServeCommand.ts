@@ -38,9 +38,10 @@ SIGTERM or SIGINT: readiness off, in-flight calls drained, final status Shutting
 exit within 10 s.`
 
 /**
- * The server's heaviest dependencies (0.01–0.23 s each on a busy 2-core machine). A module graph loads and runs without
- * giving the event loop a turn (one `import()` of the whole server blocks ~0.7 s), so the early
- * listeners could not answer a probe until it ended; loaded one by one, they answer between two.
+ * The server's heaviest dependencies (0.01–0.23 s each on a busy 2-core machine). A module graph
+ * loads and runs without giving the event loop a turn (one `import()` of the whole server blocks
+ * ~0.7 s), so the early listeners could not answer a probe until it ended; loaded one by one, they
+ * answer between two.
  */
 const heavyModules: ReadonlyArray<() => Promise<unknown>> = [
   () => import("@modelcontextprotocol/server"),
