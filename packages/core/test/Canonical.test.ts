@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { fingerprint, isEquivalent, type RuntimeStatus } from "../src/index.ts"
-import { backend, status, T0, T1 } from "./fixtures.ts"
+import { backend, seeded, status, T0, T1 } from "./fixtures.ts"
 
 describe("canonical comparison", () => {
   const base = status([backend("a", "healthy"), backend("b", "degraded")])
@@ -60,13 +60,8 @@ describe("canonical comparison", () => {
 })
 
 describe("isEquivalent agrees with fingerprint equality (compared field by field)", () => {
-  // A fixed-seed generator: the same 2 000 cases on every run.
-  let seed = 42
-  const random = () => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
-    return seed / 2 ** 31
-  }
-  const pickOne = <A>(xs: ReadonlyArray<A>): A => xs[Math.floor(random() * xs.length)] as A
+  // A fixed seed: the same 2 000 cases on every run.
+  const { random, pickOne } = seeded(42)
   const base = status([
     backend("a", "healthy"),
     backend("b", "unhealthy", { lastExit: { time: T0, exitCode: 1 }, restarts: 1 }),

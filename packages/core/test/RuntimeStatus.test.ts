@@ -7,7 +7,7 @@ import {
   type RuntimeStatus,
   shuttingDown
 } from "../src/index.ts"
-import { backend, status, T0, T1 } from "./fixtures.ts"
+import { backend, seeded, status, T0, T1 } from "./fixtures.ts"
 
 const condition = (s: RuntimeStatus, type: string) => {
   const c = findCondition(s.conditions, type)
@@ -278,12 +278,7 @@ describe("makeRuntimeStatusDecoder (decodes only the backends that changed)", ()
 
 describe("makeRuntimeStatusDecoder agrees with decodeRuntimeStatus on any sequence", () => {
   it("on 1 500 generated statuses in a row: the same result, or both refuse", () => {
-    let seed = 7
-    const random = () => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
-      return seed / 2 ** 31
-    }
-    const pickOne = <A>(xs: ReadonlyArray<A>): A => xs[Math.floor(random() * xs.length)] as A
+    const { random, pickOne } = seeded(7)
     type Mutable = Record<string, unknown>
     const base = JSON.parse(
       JSON.stringify(

@@ -39,3 +39,14 @@ export const status = (
 /** A distinct status per `n`: n healthy backends. */
 export const nth = (n: number): RuntimeStatus =>
   status(Array.from({ length: n }, (_, i) => backend(`b${String(i).padStart(3, "0")}`, "healthy")))
+
+/** A fixed-seed pseudo-random source (a linear congruential generator): the same cases on every run. */
+export const seeded = (seed: number) => {
+  let state = seed
+  const random = () => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31
+    return state / 2 ** 31
+  }
+  const pickOne = <A>(xs: ReadonlyArray<A>): A => xs[Math.floor(random() * xs.length)] as A
+  return { random, pickOne }
+}
