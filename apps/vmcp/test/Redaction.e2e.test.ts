@@ -3,21 +3,18 @@
  * backends on loopback that echo what the gateway sends them back in their errors, a real MCP
  * client, and every output surface searched for the planted secrets.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { createServer, type IncomingHttpHeaders, request } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Writable } from "node:stream"
-import { fileURLToPath } from "node:url"
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
 import { eventually, type McpBackendHandle, startMcpBackend } from "@vmcp-status/testkit"
 import { afterEach, describe, expect, it } from "vitest"
 import YAML from "yaml"
 import { runCli } from "../src/cli/Commands.ts"
-
-const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url))
+import { startCli } from "./cliProcess.ts"
 
 const cleanups: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => {
@@ -32,30 +29,18 @@ interface App {
 }
 
 const startApp = (file: string, env: Record<string, string> = {}): App => {
-  const child: ChildProcess = spawn(process.execPath, [CLI, "serve", "--config", file], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }
-  })
-  cleanups.push(() => {
-    if (child.exitCode === null) child.kill("SIGKILL")
-  })
-  let stdout = ""
-  let stderr = ""
-  child.stdout!.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString("utf8")
-  })
-  child.stderr!.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString("utf8")
-  })
+  const app = startCli(["serve", "--config", file], env)
+  cleanups.push(app.stop)
   return {
-    stdout: () => stdout,
-    stderr: () => stderr,
+    stdout: app.stdout,
+    stderr: app.stderr,
     mcpUrl: () =>
       eventually(
         "the app to listen",
         () => {
-          if (child.exitCode !== null) throw new Error(`vmcp exited ${child.exitCode}: ${stdout}${stderr}`)
-          return /serving MCP at (\S+)/.exec(stdout)?.[1]
+          const { exitCode } = app.child
+          if (exitCode !== null) throw new Error(`vmcp exited ${exitCode}: ${app.stdout()}${app.stderr()}`)
+          return /serving MCP at (\S+)/.exec(app.stdout())?.[1]
         },
         120_000
       )

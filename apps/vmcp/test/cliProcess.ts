@@ -16,12 +16,12 @@ export interface RunningCli {
 
 /**
  * `vmcp <args>` as a child with only PATH and HOME from this environment (no colours, CI or
- * TERM settings of the runner); register `stop` as the test's cleanup.
+ * TERM settings of the runner) plus `env`; register `stop` as the test's cleanup.
  */
-export const startCli = (args: ReadonlyArray<string>): RunningCli => {
+export const startCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): RunningCli => {
   const child = spawn(process.execPath, [CLI, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" }
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }
   })
   let stdout = ""
   let stderr = ""
