@@ -67,23 +67,24 @@ const starting = (target: EarlyListenTarget) => {
   }
 }
 
-const bind = (target: EarlyListenTarget): Promise<Server | undefined> =>
+/** A listener bound early, with the handler it answers with until it is adopted. */
+interface Bound {
+  readonly server: Server
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void
+}
+
+const bind = (target: EarlyListenTarget): Promise<Bound | undefined> =>
   new Promise((resolve) => {
-    const server = createServer(starting(target))
-    server.once("listening", () => {
-      provisional.set(server, server.listeners("request")[0])
-    })
+    const handler = starting(target)
+    const server = createServer(handler)
     server.once("error", () => resolve(undefined))
-    server.listen(target.port, target.host, () => resolve(server))
+    server.listen(target.port, target.host, () => resolve({ server, handler }))
   })
 
-/** Each early server's own handler: once it is gone, the server was adopted and is not ours to close. */
-const provisional = new WeakMap<Server, unknown>()
-
-const closeServer = (server: Server): Promise<void> =>
+/** Closes a listener still answering `starting`; one adopted (its handler replaced) is its new owner's. */
+const closeServer = ({ server, handler }: Bound): Promise<void> =>
   new Promise((resolve) => {
-    if (!server.listening || !server.listeners("request").includes(provisional.get(server) as never))
-      return resolve()
+    if (!server.listening || !server.listeners("request").includes(handler)) return resolve()
     server.close(() => resolve())
     server.closeAllConnections()
   })
@@ -108,19 +109,19 @@ export const listenEarly = async (
   main: EarlyListenTarget,
   admin: EarlyListenTarget
 ): Promise<EarlyListeners | undefined> => {
-  const mainServer = await bind(main)
-  if (mainServer === undefined) return undefined
+  const mainBound = await bind(main)
+  if (mainBound === undefined) return undefined
   // Port 0 picks a free port for each; an explicit admin port may be taken.
-  const adminServer = await bind(admin)
-  if (adminServer === undefined) {
-    await closeServer(mainServer)
+  const adminBound = await bind(admin)
+  if (adminBound === undefined) {
+    await closeServer(mainBound)
     return undefined
   }
   return {
-    main: mainServer,
-    admin: adminServer,
+    main: mainBound.server,
+    admin: adminBound.server,
     close: async () => {
-      await Promise.all([closeServer(mainServer), closeServer(adminServer)])
+      await Promise.all([closeServer(mainBound), closeServer(adminBound)])
     }
   }
 }
